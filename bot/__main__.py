@@ -1,0 +1,125 @@
+"""Command line: `python -m bot [run|chat|validate]`.
+
+With no subcommand it starts on Telegram when TELEGRAM_BOT_TOKEN is set, and the
+terminal chat otherwise. This module is the only place where the parts are wired.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+from bot.logs import setup_logging
+
+log = logging.getLogger("bot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="NH family guide bot.")
+    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate}")
+    sub.add_parser("run", help="run on Telegram (long polling)", description="Run the bot on Telegram with long polling. Needs TELEGRAM_BOT_TOKEN.")
+    sub.add_parser("chat", help="chat in the terminal", description="Chat with the bot in the terminal, over the same flows, engine and database. Reads one line per turn; works with piped input.")
+    check = sub.add_parser("validate", help="check content and flows", description="Load and check content/ and flows/. Prints each problem as path:line: message.")
+    check.add_argument("--content", type=Path, help="content directory (default: BOT_CONTENT_DIR or ./content)")
+    check.add_argument("--flows", type=Path, help="flows directory (default: BOT_FLOWS_DIR or ./flows)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    command = args.command or ("run" if settings.token else "chat")
+    try:
+        if command == "validate":
+            return validate(settings, args.content, args.flows)
+        if command == "run":
+            return run_telegram(settings)
+        return asyncio.run(run_terminal(settings))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def validate(settings: Settings, content: Path | None, flows: Path | None) -> int:
+    from bot.content import ContentError, load_bundle  # noqa: PLC0415 - keep --help fast
+
+    try:
+        bundle, warnings = load_bundle(content or settings.content_dir, flows or settings.flows_dir)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem)
+        errors = sum(not p.warning for p in exc.problems)
+        print(f"{errors} error(s), {len(exc.problems) - errors} warning(s)", file=sys.stderr)
+        return 1
+    for problem in warnings:
+        print(problem)
+    organisations = sum(len(v) for v in bundle.organisations.values())
+    print(
+        f"ok: {len(bundle.answers)} answers in {len(bundle.topics)} topics, {len(bundle.nodes)} flow nodes, "
+        f"{organisations} organisations, {len(bundle.sources)} sources; content version {bundle.version}"
+        + (f"; {len(warnings)} warning(s)" if warnings else "")
+    )
+    return 0
+
+
+def _load_engine(settings: Settings):  # noqa: ANN202
+    from bot.content import ContentError, load_bundle  # noqa: PLC0415
+    from bot.core.engine import Engine  # noqa: PLC0415
+
+    try:
+        bundle, warnings = load_bundle(settings.content_dir, settings.flows_dir)
+    except ContentError as exc:
+        for problem in exc.problems:
+            log.error("content: %s", problem)
+        raise ConfigError(f"content or flows are invalid ({exc}); run `python -m bot validate`") from None
+    for problem in warnings:
+        log.warning("content: %s", problem)
+    return Engine(bundle)
+
+
+async def _open_service(settings: Settings, engine):  # noqa: ANN001, ANN202
+    from bot.service import ChatService  # noqa: PLC0415
+    from bot.storage import SessionKeyer, SqliteSessionStore  # noqa: PLC0415
+
+    keyer = SessionKeyer(settings.session_secret())
+    store = await SqliteSessionStore.open(settings.db_path)
+    return ChatService(engine, store, keyer)
+
+
+def run_telegram(settings: Settings) -> int:
+    token = settings.require_token()
+    setup_logging(settings.log_level, token, settings.secret)
+    from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter  # noqa: PLC0415
+
+    engine = _load_engine(settings)
+    settings.session_secret()  # fail early, before connecting, if the secret file cannot be made
+    adapter = TelegramAdapter(lambda: _open_service(settings, engine))
+    app = adapter.build(token, settings.api_base_url)
+    log.info("starting long polling")
+    app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    log.info("stopped")
+    return 0
+
+
+async def run_terminal(settings: Settings) -> int:
+    # Terminal output is the conversation: keep log lines to warnings and above.
+    setup_logging("WARNING", settings.secret)
+    from bot.adapters.terminal import chat  # noqa: PLC0415
+
+    engine = _load_engine(settings)
+    service = await _open_service(settings, engine)
+    try:
+        return await chat(service)
+    finally:
+        await service.store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

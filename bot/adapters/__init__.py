@@ -1,0 +1,1 @@
+"""Adapters that connect people to the chat service: Telegram and a terminal chat."""

@@ -1,0 +1,187 @@
+"""The Telegram adapter: python-telegram-bot's Application around the chat service.
+
+This is the only module that talks to Telegram. It turns updates into engine
+events, and replies into messages, and it owns Telegram's quirks: callback
+queries answered first, "message is not modified", group chats, long messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import BotCommand, LinkPreviewOptions, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, Defaults, MessageHandler, filters
+
+from bot.adapters.render import html_chunks, keyboard
+from bot.core import callback
+from bot.core.engine import COMMANDS
+from bot.core.model import Command, Event, GroupMention, NonText, Press, Reply, Start, Text
+from bot.service import ChatService
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "tg"
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+# The order matters only for naming: the first attribute present names the kind.
+NON_TEXT_KINDS = (
+    "sticker", "photo", "video", "video_note", "voice", "audio", "animation", "document",
+    "location", "venue", "contact", "poll", "dice", "game", "story",
+)
+
+
+def event_from_message(message: Message, bot_username: str | None) -> Event | None:
+    """Translate a message to an engine event, or None when the bot should stay silent."""
+    private = message.chat.type == ChatType.PRIVATE
+    text = message.text
+    if not private:
+        return _group_event(message, text, bot_username)
+    if text is None:
+        kind = next((k for k in NON_TEXT_KINDS if getattr(message, k, None)), None)
+        return NonText(kind) if kind else None  # service messages (pins, etc.) need no reply
+    if text.startswith("/"):
+        head, _, rest = text.partition(" ")
+        name, _, addressee = head[1:].partition("@")
+        if addressee and bot_username and addressee.lower() != bot_username.lower():
+            return None
+        name = name.lower()
+        if name == "start":
+            return Start(rest.strip() or None)
+        return Command(name)
+    return Text(text)
+
+
+def _group_event(message: Message, text: str | None, bot_username: str | None) -> Event | None:
+    """In groups, answer only commands for us and mentions, and invite a private chat."""
+    if text is None:
+        return None
+    mention = f"@{bot_username}".lower() if bot_username else None
+    lowered = text.lower()
+    if text.startswith("/"):
+        head = lowered.split(maxsplit=1)[0]
+        addressee = head.partition("@")[2]
+        return GroupMention() if not addressee or (mention and addressee == mention[1:]) else None
+    if mention and mention in lowered:
+        return GroupMention()
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.is_bot and bot_username \
+            and (replied.from_user.username or "").lower() == bot_username.lower():
+        return GroupMention()
+    return None
+
+
+class TelegramAdapter:
+    def __init__(self, open_service: Callable[[], Awaitable[ChatService]]) -> None:
+        self._open_service = open_service
+        self.service: ChatService | None = None
+
+    def build(self, token: str, base_url: str, **builder_options: object) -> Application:
+        defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(base_url)
+            .defaults(defaults)
+            .post_init(self.post_init)
+            .post_shutdown(self.post_shutdown)
+        )
+        for name, value in builder_options.items():
+            builder = getattr(builder, name)(value)
+        app = builder.build()
+        app.add_handler(CallbackQueryHandler(self.on_press))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self.on_message))
+        app.add_error_handler(self.on_error)
+        return app
+
+    # --- lifecycle --------------------------------------------------------------
+
+    async def post_init(self, app: Application) -> None:
+        self.service = await self._open_service()
+        try:
+            await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+        except TelegramError as exc:  # the "/" menu is a convenience: never block start-up on it
+            log.warning("could not register the command list: %s", type(exc).__name__)
+        log.info("bot started as @%s with content version %s", app.bot.username, self.service.engine.bundle.version)
+
+    async def post_shutdown(self, app: Application) -> None:
+        if self.service is not None:
+            await self.service.store.close()
+            self.service = None
+
+    # --- updates ----------------------------------------------------------------
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or self.service is None:
+            return
+        event = event_from_message(message, context.bot.username)
+        if event is None:
+            return
+        result = await self.service.handle(CHANNEL, message.chat_id, event)
+        await self._deliver(context, message.chat_id, result.replies)
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or self.service is None:
+            return
+        # Answer first, before any storage work: the button shows a spinner until we do.
+        try:
+            await query.answer()
+        except BadRequest as exc:
+            if "query is too old" not in str(exc).lower() and "query id is invalid" not in str(exc).lower():
+                raise
+            log.warning("callback query answered too late")
+        message = query.message if isinstance(query.message, Message) else None
+        chat = message.chat if message is not None else None
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return
+        result = await self.service.handle(CHANNEL, chat.id, Press(query.data or ""))
+        decoded = callback.decode(query.data or "")
+        editable = message if decoded is not None and decoded.from_menu else None
+        await self._deliver(context, chat.id, result.replies, editable)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Log the error's type and traceback only: never the update, which holds what people wrote.
+        log.error("error while handling an update: %s", type(context.error).__name__, exc_info=context.error)
+        if not isinstance(update, Update) or update.effective_chat is None or self.service is None:
+            return
+        if update.effective_chat.type != ChatType.PRIVATE or isinstance(context.error, Forbidden):
+            return
+        engine = self.service.engine
+        reply = Reply(engine.bundle.texts["error"], "menu", buttons=engine.step(None, Command("menu")).replies[0].buttons)
+        try:
+            await self._deliver(context, update.effective_chat.id, (reply,))
+        except TelegramError:
+            log.warning("could not send the apology either")
+
+    # --- sending ------------------------------------------------------------------
+
+    async def _deliver(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: tuple[Reply, ...], editable: Message | None = None
+    ) -> None:
+        for index, reply in enumerate(replies):
+            chunks = html_chunks(reply)
+            markup = keyboard(reply, context.bot.username)
+            if index == 0 and editable is not None and reply.kind == "menu" and len(chunks) == 1:
+                if await self._edit(editable, chunks[0], markup):
+                    continue
+            for number, chunk in enumerate(chunks):
+                last = number == len(chunks) - 1
+                await context.bot.send_message(chat_id, chunk, reply_markup=markup if last else None)
+
+    @staticmethod
+    async def _edit(message: Message, text: str, markup: object) -> bool:
+        """Edit a menu in place; False when Telegram cannot, so the caller sends instead."""
+        try:
+            await message.edit_text(text, reply_markup=markup)
+        except BadRequest as exc:
+            reason = str(exc).lower()
+            if "message is not modified" in reason:
+                return True  # a double tap: what the person sees is already right
+            if "can't be edited" in reason or "not found" in reason:
+                return False
+            raise
+        return True

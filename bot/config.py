@@ -1,0 +1,82 @@
+"""Settings from environment variables (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+# A bot token is "<digits>:<35 characters>"; we accept a little variation in length.
+TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
+SECRET_FILE_NAME = "bot.secret"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is safe to print (no secrets)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str | None = field(default=None, repr=False)
+    api_base_url: str = DEFAULT_API_BASE_URL
+    db_path: Path = Path("data/bot.sqlite3")
+    secret: str | None = field(default=None, repr=False)
+    content_dir: Path = REPO_ROOT / "content"
+    flows_dir: Path = REPO_ROOT / "flows"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)  # real environment wins
+
+        def get(name: str) -> str | None:
+            value = values.get(name, "").strip()
+            return value or None
+
+        return cls(
+            token=get("TELEGRAM_BOT_TOKEN"),
+            api_base_url=(get("TELEGRAM_API_BASE_URL") or DEFAULT_API_BASE_URL).rstrip("/"),
+            db_path=Path(get("BOT_DB_PATH") or "data/bot.sqlite3"),
+            secret=get("BOT_SECRET"),
+            content_dir=Path(get("BOT_CONTENT_DIR") or REPO_ROOT / "content"),
+            flows_dir=Path(get("BOT_FLOWS_DIR") or REPO_ROOT / "flows"),
+            log_level=(get("BOT_LOG_LEVEL") or "INFO").upper(),
+        )
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and set it in the environment or .env")
+        if not TOKEN_PATTERN.match(self.token):
+            raise ConfigError("TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<letters, digits, _ or ->' as @BotFather gives it")
+        if not re.match(r"^https?://[^\s]+$", self.api_base_url) or self.token in self.api_base_url:
+            raise ConfigError("TELEGRAM_API_BASE_URL must be an http(s) URL ending before the token, e.g. https://api.telegram.org/bot")
+        return self.token
+
+    def session_secret(self) -> bytes:
+        """BOT_SECRET, or a secret generated once and kept beside the database (mode 0600)."""
+        if self.secret:
+            if len(self.secret) < 16:
+                raise ConfigError("BOT_SECRET must be at least 16 characters")
+            return self.secret.encode()
+        path = self.db_path.parent / SECRET_FILE_NAME
+        if path.exists():
+            value = path.read_text(encoding="utf-8").strip()
+            if len(value) >= 16:
+                return value.encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(32)
+        # Create with 0600 from the start, so the secret is never readable by others.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        os.chmod(path, 0o600)
+        return value.encode()

@@ -1,0 +1,199 @@
+"""Cross-file checks: references, reachability, Telegram's limits, review dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+
+from bot.content.loader import Loaded, Located, build
+from bot.content.models import MAX_LABEL_CHARS, SourceRef
+from bot.content.problems import Problem
+from bot.core import callback
+from bot.core.engine import Engine, compose_answer
+from bot.core.matching import normalise
+
+TELEGRAM_MAX_MESSAGE = 4096
+
+
+def check(loaded: Loaded) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def error(where: Located, line: int, message: str) -> None:
+        problems.append(Problem(where.path, line, message))
+
+    def warn(where: Located, line: int, message: str) -> None:
+        problems.append(Problem(where.path, line, message, warning=True))
+
+    topics_file, texts_file, sources_file = loaded.topics, loaded.texts, loaded.sources
+    topic_ids = {t.id for t in topics_file.model.topics}
+    source_keys = set(sources_file.model.sources)
+    text_keys = set(texts_file.model.texts)
+
+    # --- ids: unique across every file ------------------------------------------------
+    defined: dict[str, tuple[Located, int, str]] = {}
+
+    def define(node_id: str, where: Located, line: int, kind: str) -> None:
+        if node_id in defined:
+            first, first_line, first_kind = defined[node_id]
+            error(where, line, f"duplicate id {node_id!r}: already used by a {first_kind} at {first.path}:{first_line}")
+        else:
+            defined[node_id] = (where, line, kind)
+
+    seen_topics: dict[str, int] = {}
+    for i, topic in enumerate(topics_file.model.topics):
+        if topic.id in seen_topics:
+            error(topics_file, topics_file.line("topics", i), f"duplicate topic {topic.id!r}")
+        seen_topics[topic.id] = i
+
+    answers: dict[str, tuple[Located, int]] = {}
+    countries: set[str] = set()
+    org_countries: set[str] = set()
+    org_ids: set[str] = set()
+    for tf in loaded.topic_files:
+        if tf.model.topic not in topic_ids:
+            error(tf, tf.line("topic"), f"unknown topic {tf.model.topic!r}; known topics: {', '.join(sorted(topic_ids))}")
+        countries.update(tf.model.countries)
+        for i, answer in enumerate(tf.model.answers):
+            define(answer.id, tf, tf.line("answers", i, "id"), "answer")
+            answers.setdefault(answer.id, (tf, i))
+            _check_sources(answer.sources, source_keys, lambda j, a=i: tf.line("answers", a, "sources", j), tf, error)
+            if not answer.label and len(answer.question) > MAX_LABEL_CHARS:
+                error(tf, tf.line("answers", i, "question"),
+                      f"question is {len(answer.question)} characters, too long for a button "
+                      f"(at most {MAX_LABEL_CHARS}): add a shorter `label:`")
+        for i, org in enumerate(tf.model.organisations):
+            if org.id in org_ids:
+                error(tf, tf.line("organisations", i, "id"), f"duplicate organisation id {org.id!r}")
+            org_ids.add(org.id)
+            org_countries.add(org.country)
+            if org.country not in tf.model.countries and org.country not in countries:
+                error(tf, tf.line("organisations", i, "country"), f"country {org.country!r} is not listed under `countries:`")
+            _check_sources(org.sources, source_keys, lambda j, o=i: tf.line("organisations", o, "sources", j), tf, error)
+
+    answered_topics = {tf.model.topic for tf in loaded.topic_files}
+    for i, topic in enumerate(topics_file.model.topics):
+        if topic.id not in answered_topics:
+            error(topics_file, topics_file.line("topics", i), f"topic {topic.id!r} has no answers")
+
+    nodes: dict[str, tuple[Located, int]] = {}
+    starts = []
+    for ff in loaded.flow_files:
+        if ff.model.start:
+            starts.append((ff, ff.model.start))
+        for i, node in enumerate(ff.model.nodes):
+            define(node.id, ff, ff.line("nodes", i, "id"), f"{node.type} node")
+            nodes.setdefault(node.id, (ff, i))
+    if not starts:
+        problems.append(Problem(loaded.flow_files[0].path if loaded.flow_files else "flows", 1,
+                                "no `start:` node given in any flow file"))
+    for ff, start in starts[1:]:
+        error(ff, ff.line("start"), f"`start:` is already given in {starts[0][0].path}")
+    for ff, start in starts[:1]:
+        if start not in nodes:
+            error(ff, ff.line("start"), f"unknown start node {start!r}{_did_you_mean(start, nodes)}")
+
+    known = set(answers) | set(nodes)
+
+    # --- references ----------------------------------------------------------------
+    for tf in loaded.topic_files:
+        for i, answer in enumerate(tf.model.answers):
+            for j, ref in enumerate(answer.related):
+                if ref not in known:
+                    error(tf, tf.line("answers", i, "related", j), f"unknown answer or node {ref!r} in `related`{_did_you_mean(ref, known)}")
+                elif ref == answer.id:
+                    error(tf, tf.line("answers", i, "related", j), f"answer {ref!r} lists itself in `related`")
+    for ff in loaded.flow_files:
+        for i, node in enumerate(ff.model.nodes):
+            if node.topic and node.topic not in topic_ids:
+                error(ff, ff.line("nodes", i, "topic"), f"unknown topic {node.topic!r}{_did_you_mean(node.topic, topic_ids)}")
+            if node.text_ref and node.text_ref not in text_keys:
+                error(ff, ff.line("nodes", i, "text_ref"), f"unknown shared text {node.text_ref!r}{_did_you_mean(node.text_ref, text_keys)}")
+            if node.type == "organisations" and node.country not in org_countries:
+                error(ff, ff.line("nodes", i, "country"), f"no organisations listed for country {node.country!r}")
+            if node.type == "organisations" and not node.label:
+                error(ff, ff.line("nodes", i), f"organisations node {node.id!r} needs a `label` for its button")
+            for j, button in enumerate(node.buttons):
+                if button.to not in known:
+                    error(ff, ff.line("nodes", i, "buttons", j, "to"), f"unknown answer or node {button.to!r}{_did_you_mean(button.to, known)}")
+    if problems:
+        return problems
+
+    # --- reachability from the main menu ----------------------------------------
+    bundle = build(loaded)
+    reachable = {bundle.start}
+    queue = deque([bundle.start])
+    while queue:
+        current = queue.popleft()
+        targets = bundle.answers[current].related if current in bundle.answers else [b.to for b in bundle.nodes[current].buttons]
+        for target in targets:
+            if target not in reachable:
+                reachable.add(target)
+                queue.append(target)
+    for node_id in sorted(known - reachable):
+        where, i = answers.get(node_id) or nodes[node_id]
+        section = "answers" if node_id in answers else "nodes"
+        error(where, where.line(section, i, "id"), f"{node_id!r} cannot be reached from the main menu ({bundle.start!r})")
+
+    # --- Telegram's limits, on the text exactly as the engine shows it ------------------
+    engine = Engine(bundle)
+    disclaimer = bundle.texts["disclaimer"]
+    for node_id in known:
+        data = callback.SEP.join((bundle.version, callback.GOTO, node_id))
+        if len(data.encode()) > callback.MAX_CALLBACK_BYTES:
+            where, i = answers.get(node_id) or nodes[node_id]
+            error(where, where.line("answers" if node_id in answers else "nodes", i, "id"),
+                  f"id {node_id!r} makes callback data of {len(data.encode())} bytes (limit {callback.MAX_CALLBACK_BYTES})")
+    for answer_id, (tf, i) in answers.items():
+        answer = bundle.answers[answer_id]
+        shown = compose_answer(answer.question, answer.text, disclaimer)
+        if len(shown) > TELEGRAM_MAX_MESSAGE:
+            error(tf, tf.line("answers", i, "text"), f"answer {answer_id!r} is {len(shown)} characters with its disclaimer (Telegram allows {TELEGRAM_MAX_MESSAGE})")
+    for node_id, (ff, i) in nodes.items():
+        node = bundle.nodes[node_id]
+        if node.type == "organisations":
+            shown = compose_answer(node.label, engine.organisations_text(node.country or ""), disclaimer)
+            if len(shown) > TELEGRAM_MAX_MESSAGE:
+                error(ff, ff.line("nodes", i), f"organisation list {node_id!r} is {len(shown)} characters (Telegram allows {TELEGRAM_MAX_MESSAGE})")
+        for j, button in enumerate(node.buttons):
+            label = button.label or bundle.label(button.to)
+            if len(label) > MAX_LABEL_CHARS:
+                error(ff, ff.line("nodes", i, "buttons", j), f"button label {label!r} is over {MAX_LABEL_CHARS} characters")
+    for key, text in bundle.texts.items():
+        if len(text) > TELEGRAM_MAX_MESSAGE:
+            error(texts_file, texts_file.line("texts", key), f"shared text {key!r} is {len(text)} characters (Telegram allows {TELEGRAM_MAX_MESSAGE})")
+
+    # --- warnings: shared phrasings, overdue reviews --------------------------------
+    phrasing_owner: dict[str, str] = {}
+    for answer_id, (tf, i) in answers.items():
+        for j, phrasing in enumerate(bundle.answers[answer_id].phrasings):
+            key = normalise(phrasing)
+            owner = phrasing_owner.setdefault(key, answer_id)
+            if owner != answer_id:
+                warn(tf, tf.line("answers", i, "phrasings", j), f"phrasing {phrasing!r} is also an example for answer {owner!r}")
+    limit = _months_ago(dt.date.today(), bundle.review_after_months)
+    for answer_id, (tf, i) in answers.items():
+        reviewed = bundle.answers[answer_id].last_reviewed
+        if reviewed < limit:
+            warn(tf, tf.line("answers", i, "last_reviewed"),
+                 f"answer {answer_id!r} was last reviewed {reviewed.isoformat()}, over {bundle.review_after_months} months ago")
+    return problems
+
+
+def _check_sources(cited, source_keys, line_of, where, error) -> None:  # noqa: ANN001
+    for j, item in enumerate(cited):
+        key = item.ref if isinstance(item, SourceRef) else item
+        if key not in source_keys:
+            error(where, line_of(j), f"unknown source {key!r}{_did_you_mean(key, source_keys)} (add it to content/sources.yaml)")
+
+
+def _did_you_mean(word: str, choices) -> str:  # noqa: ANN001
+    from rapidfuzz import fuzz, process  # noqa: PLC0415
+
+    found = process.extractOne(word, list(choices), scorer=fuzz.ratio, score_cutoff=60)
+    return f"; did you mean {found[0]!r}?" if found else ""
+
+
+def _months_ago(today: dt.date, months: int) -> dt.date:
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    day = min(today.day, 28)
+    return dt.date(year, month + 1, day)

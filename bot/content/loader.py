@@ -1,0 +1,178 @@
+"""Read content/ and flows/ into a Bundle, collecting every problem with its line.
+
+File roles in content/: `topics.yaml`, `texts.yaml`, `sources.yaml`, `safety.yaml`
+are special; every other `*.yaml` there is a topic file of answers. Every
+`*.yaml` in flows/ is a flow file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bot.content import yamlsrc
+from bot.content.bundle import Bundle
+from bot.content.models import (
+    FlowFile,
+    SafetyFile,
+    SourcesFile,
+    TextsFile,
+    TopicFile,
+    TopicsFile,
+)
+from bot.content.problems import Problem, display_path
+
+SPECIAL_FILES = {"topics.yaml": TopicsFile, "texts.yaml": TextsFile, "sources.yaml": SourcesFile, "safety.yaml": SafetyFile}
+
+
+class ContentError(Exception):
+    """Content or flows failed validation; `problems` lists every error found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        errors = [p for p in problems if not p.warning]
+        super().__init__(f"{len(errors)} problem(s) in content or flows; first: {errors[0] if errors else '-'}")
+
+
+@dataclass
+class Located:
+    """A model with the file and raw YAML it came from, to point at lines later."""
+
+    model: Any
+    path: str
+    raw: Any
+
+    def line(self, *loc: Any) -> int:
+        return yamlsrc.line_of(self.raw, loc)
+
+
+@dataclass
+class Loaded:
+    """Everything read from disk, before cross-file checks."""
+
+    topics: Located | None = None
+    texts: Located | None = None
+    sources: Located | None = None
+    safety: Located | None = None
+    topic_files: list[Located] = field(default_factory=list)
+    flow_files: list[Located] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    digest: str = ""
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p in {"str", "SourceRef"}))
+
+
+def _read(path: Path, model: type[BaseModel], loaded: Loaded) -> Located | None:
+    shown = display_path(path)
+    try:
+        raw = yamlsrc.parse(path.read_text(encoding="utf-8"))
+    except yamlsrc.YamlSyntaxError as exc:
+        loaded.problems.append(Problem(shown, exc.line, str(exc)))
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        loaded.problems.append(Problem(shown, 1, f"cannot read file: {exc}"))
+        return None
+    if not isinstance(raw, dict):
+        loaded.problems.append(Problem(shown, 1, "expected a mapping at the top of the file"))
+        return None
+    try:
+        parsed = model.model_validate(raw)
+    except ValidationError as exc:
+        seen = set()
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            # A union (key or {ref, section}) reports once per branch: keep the first.
+            key = (_format_loc(loc[:2]), err["type"] == "missing")
+            where = _format_loc(loc) or "(top)"
+            message = err["msg"].removeprefix("Value error, ")
+            if key in seen and "union" in str(err.get("type", "")):
+                continue
+            seen.add(key)
+            loaded.problems.append(Problem(shown, yamlsrc.line_of(raw, loc), f"{where}: {message}"))
+        return None
+    return Located(parsed, shown, raw)
+
+
+def read_all(content_dir: Path, flows_dir: Path) -> Loaded:
+    loaded = Loaded()
+    digest = hashlib.sha256()
+    for directory in (content_dir, flows_dir):
+        if not directory.is_dir():
+            loaded.problems.append(Problem(display_path(directory), 1, "directory not found"))
+    content_files = sorted(content_dir.glob("*.yaml")) if content_dir.is_dir() else []
+    flow_files = sorted(flows_dir.glob("*.yaml")) if flows_dir.is_dir() else []
+    for path in (*content_files, *flow_files):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    loaded.digest = digest.hexdigest()[:8]
+
+    names = {p.name for p in content_files}
+    for name, model in SPECIAL_FILES.items():
+        if content_dir.is_dir() and name not in names:
+            loaded.problems.append(Problem(display_path(content_dir / name), 1, "required file is missing"))
+    for path in content_files:
+        model = SPECIAL_FILES.get(path.name, TopicFile)
+        located = _read(path, model, loaded)
+        if located is None:
+            continue
+        attr = {"topics.yaml": "topics", "texts.yaml": "texts", "sources.yaml": "sources", "safety.yaml": "safety"}.get(path.name)
+        if attr:
+            setattr(loaded, attr, located)
+        else:
+            loaded.topic_files.append(located)
+    for path in flow_files:
+        located = _read(path, FlowFile, loaded)
+        if located is not None:
+            loaded.flow_files.append(located)
+    if flows_dir.is_dir() and not flow_files:
+        loaded.problems.append(Problem(display_path(flows_dir), 1, "no flow files (*.yaml) found"))
+    return loaded
+
+
+def build(loaded: Loaded) -> Bundle:
+    """Assemble the Bundle; only called once every check has passed."""
+    answers = {}
+    countries: dict[str, str] = {}
+    organisations: dict[str, list] = {}
+    order = [t.id for t in loaded.topics.model.topics]
+    for tf in sorted(loaded.topic_files, key=lambda f: order.index(f.model.topic)):
+        for answer in tf.model.answers:
+            answers[answer.id] = answer.model_copy(update={"topic": tf.model.topic})
+        countries.update(tf.model.countries)
+        for org in tf.model.organisations:
+            organisations.setdefault(org.country, []).append(org)
+    nodes = {n.id: n for ff in loaded.flow_files for n in ff.model.nodes}
+    start = next(ff.model.start for ff in loaded.flow_files if ff.model.start)
+    return Bundle(
+        version=loaded.digest,
+        start=start,
+        topics=tuple(loaded.topics.model.topics),
+        answers=answers,
+        nodes=nodes,
+        texts=dict(loaded.texts.model.texts),
+        sources=dict(loaded.sources.model.sources),
+        countries=countries,
+        organisations={k: tuple(v) for k, v in organisations.items()},
+        emergency=tuple(re.compile(p, re.IGNORECASE) for p in loaded.safety.model.emergency),
+        review_after_months=loaded.topics.model.review_after_months,
+    )
+
+
+def load_bundle(content_dir: Path, flows_dir: Path) -> tuple[Bundle, list[Problem]]:
+    """Load and validate. Returns the bundle and any warnings; raises ContentError on errors."""
+    from bot.content.checks import check  # noqa: PLC0415 - checks needs the engine, which needs Bundle
+
+    loaded = read_all(content_dir, flows_dir)
+    problems = list(loaded.problems)
+    if not any(not p.warning for p in problems):
+        problems += check(loaded)
+    problems.sort(key=lambda p: (p.path, p.line, p.message))
+    if any(not p.warning for p in problems):
+        raise ContentError(problems)
+    return build(loaded), problems

@@ -1,0 +1,204 @@
+"""Typed models of the content and flow files.
+
+The same models check the files (`python -m bot validate`), feed the engine, and
+generate the editors' JSON Schemas. Field limits here are the per-field rules;
+cross-file rules (references, reachability, Telegram limits) live in `checks.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+# Ids appear in callback data and deep links (t.me/<bot>?start=<id>), which allow only these.
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+SEED_PATTERN = r"^\d{3}_[0-9a-f]{16}\.txt$"
+
+# "About 1,000 characters": an answer must fit on a phone screen or two.
+MAX_ANSWER_CHARS = 1000
+MAX_LABEL_CHARS = 40
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL_CHARS)]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+
+REQUIRED_TEXTS = (
+    "disclaimer",
+    "welcome",
+    "main_menu",
+    "help",
+    "privacy",
+    "non_text",
+    "menu_changed",
+    "unknown_command",
+    "forget_done",
+    "group_chat",
+    "clarify",
+    "not_understood",
+    "error",
+    "about",
+    "urgent_care",
+)
+
+
+class Strict(BaseModel):
+    # Unknown keys are typos ("sorces:"), so they are errors, not ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    title: Text
+    url: Url | None = None
+    seed: Annotated[str, StringConstraints(pattern=SEED_PATTERN)] | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        if (self.url is None) == (self.seed is None):
+            raise ValueError("a source needs exactly one of `url` (public source) or `seed` (seed file name)")
+        return self
+
+
+class SourceRef(Strict):
+    ref: Text
+    section: Text | None = None
+
+
+CitedSource = Annotated[str, StringConstraints(min_length=1)] | SourceRef
+
+
+def _not_in_future(value: dt.date) -> dt.date:
+    if value > dt.date.today():
+        raise ValueError(f"last_reviewed {value.isoformat()} is in the future")
+    return value
+
+
+class Answer(Strict):
+    id: Id
+    question: Text
+    label: Label | None = None
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)]
+    related: list[Id] = Field(default_factory=list, max_length=6)
+    sources: list[CitedSource] = Field(min_length=1)
+    last_reviewed: dt.date
+    phrasings: list[Text] = Field(default_factory=list)
+    topic: str = ""  # set from the file's `topic:` by the loader
+
+    _check_date = field_validator("last_reviewed")(_not_in_future)
+
+    @property
+    def button_label(self) -> str:
+        return self.label or self.question
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources_present(cls, value: object) -> object:
+        if value is None or value == []:
+            raise ValueError("every answer needs at least one source")
+        return value
+
+
+class Organisation(Strict):
+    id: Id
+    name: Text
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    focus: Text
+    nh_relevant: bool
+    address: Text | None = None
+    phone: Text | None = None
+    toll_free: Text | None = None
+    links: list[Url] = Field(default_factory=list)
+    note: Text | None = None
+    sources: list[CitedSource] = Field(min_length=1)
+    last_reviewed: dt.date
+
+    _check_date = field_validator("last_reviewed")(_not_in_future)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Organisation:
+        # A fax-only entry helps nobody: a family needs a phone number or a website.
+        if not (self.phone or self.toll_free or self.links):
+            raise ValueError(f"organisation {self.id!r} needs a phone, toll_free number or link")
+        return self
+
+
+class TopicFile(Strict):
+    topic: Id
+    answers: list[Answer] = Field(min_length=1)
+    countries: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")], Label] = Field(default_factory=dict)
+    organisations: list[Organisation] = Field(default_factory=list)
+
+
+class Topic(Strict):
+    id: Id
+    label: Label
+
+
+class TopicsFile(Strict):
+    review_after_months: int = Field(default=12, ge=1, le=60)
+    topics: list[Topic] = Field(min_length=1)
+
+
+class TextsFile(Strict):
+    texts: dict[str, Text]
+
+    @field_validator("texts")
+    @classmethod
+    def _required(cls, texts: dict[str, str]) -> dict[str, str]:
+        missing = [key for key in REQUIRED_TEXTS if key not in texts]
+        if missing:
+            raise ValueError(f"missing shared text(s): {', '.join(missing)}")
+        return texts
+
+
+class SourcesFile(Strict):
+    sources: dict[Annotated[str, StringConstraints(pattern=ID_PATTERN)], Source]
+
+
+class SafetyFile(Strict):
+    emergency: list[Text] = Field(min_length=1)
+
+    @field_validator("emergency")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        return patterns
+
+
+class ButtonSpec(Strict):
+    to: Id
+    label: Label | None = None
+
+
+class FlowNode(Strict):
+    id: Id
+    type: Literal["menu", "organisations"]
+    label: Label | None = None
+    topic: Id | None = None
+    text: Text | None = None
+    text_ref: Text | None = None
+    buttons: list[ButtonSpec] = Field(default_factory=list)
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> FlowNode:
+        if self.type == "menu":
+            if not self.buttons:
+                raise ValueError(f"menu {self.id!r} has no buttons: a dead end")
+            if (self.text is None) == (self.text_ref is None):
+                raise ValueError(f"menu {self.id!r} needs exactly one of `text` or `text_ref`")
+        if self.type == "organisations" and not self.country:
+            raise ValueError(f"organisations node {self.id!r} needs a `country`")
+        return self
+
+
+class FlowFile(Strict):
+    start: Id | None = None
+    nodes: list[FlowNode] = Field(min_length=1)

@@ -1,0 +1,236 @@
+"""The conversation engine: (state, event) -> (new state, replies). Pure.
+
+It never raises on user input: anything it does not understand leads to the main
+menu with a kind note. It performs no I/O; adapters store state and send replies.
+"""
+
+from __future__ import annotations
+
+from bot.content.bundle import Bundle
+from bot.core import callback
+from bot.core.matching import Matcher, distinct, normalise
+from bot.core.model import (
+    MAX_BACK_STACK,
+    Button,
+    Command,
+    Event,
+    GroupMention,
+    NonText,
+    Press,
+    Reply,
+    SessionState,
+    Start,
+    StepResult,
+    Text,
+)
+
+# Commands shown in Telegram's "/" menu, with their descriptions.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Start over and show the topics"),
+    ("menu", "Show the main menu"),
+    ("help", "How to use this bot"),
+    ("about", "Where the answers come from"),
+    ("privacy", "What this bot keeps about you"),
+    ("forget", "Delete what this bot keeps about you"),
+)
+
+BACK_LABEL = "⬅️ Back"
+MAIN_LABEL = "🏠 Main menu"
+
+GREETINGS = frozenset(
+    {"hi", "hello", "hey", "hallo", "hola", "thanks", "thank you", "thx", "ty", "bye", "goodbye",
+     "menu", "help", "start", "good morning", "good evening", "hello there", "ok", "okay"}
+)
+
+
+def compose_answer(title: str | None, body: str, disclaimer: str) -> str:
+    """The full plain text of an answer as shown: used for length checks too."""
+    parts = [p for p in (title, body, disclaimer) if p]
+    return "\n\n".join(parts)
+
+
+class Engine:
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.matcher = Matcher(bundle)
+        self._main = SessionState(node=bundle.start)
+
+    # --- entry point ------------------------------------------------------
+
+    def step(self, state: SessionState | None, event: Event) -> StepResult:
+        state = state if state is not None and self.bundle.exists(state.node) else self._main
+        match event:
+            case Start(payload=payload):
+                return self._start(payload)
+            case Command(name=name):
+                return self._command(state, name)
+            case Press(data=data):
+                return self._press(state, data)
+            case Text(text=text):
+                return self._text(state, text)
+            case NonText():
+                return StepResult(state, (self._main_menu(self.bundle.texts["non_text"]),), "non_text")
+            case GroupMention():
+                return StepResult(None, (Reply(self.bundle.texts["group_chat"], "group"),), "group")
+        return StepResult(state, (self._main_menu(self.bundle.texts["not_understood"]),), "not_understood")
+
+    # --- events -----------------------------------------------------------
+
+    def _start(self, payload: str | None) -> StepResult:
+        target = self._resolve_payload(payload) if payload else None
+        if target is None:
+            return StepResult(self._main, (self._main_menu(self.bundle.texts["welcome"]),), "start")
+        return self._goto(self._main, target, "start")
+
+    def _resolve_payload(self, payload: str) -> str | None:
+        key = payload.strip().lower()
+        if key in self.bundle.answers:
+            return key
+        return self.bundle.topic_node(key) or (key if key in self.bundle.nodes else None)
+
+    def _command(self, state: SessionState, name: str) -> StepResult:
+        texts = self.bundle.texts
+        if name == "menu":
+            return StepResult(self._main, (self._render(self.bundle.start),), "command")
+        if name == "help":
+            return StepResult(state, (self._main_menu(texts["help"]),), "command")
+        if name == "privacy":
+            return StepResult(state, (self._main_menu(texts["privacy"]),), "command")
+        if name == "about":
+            return StepResult(state, (self._main_menu(self._about_text()),), "command")
+        if name == "forget":
+            done = Reply(texts["forget_done"], "note")
+            return StepResult(None, (done,), "forget", forget=True)
+        return StepResult(state, (self._main_menu(texts["unknown_command"]),), "unknown_command")
+
+    def _press(self, state: SessionState, data: str) -> StepResult:
+        cb = callback.decode(data)
+        if cb is None or cb.version != self.bundle.version:
+            return self._stale()
+        if cb.op == callback.MAIN:
+            return StepResult(self._main, (self._render(self.bundle.start),), "navigate")
+        if cb.op == callback.BACK:
+            back = state.back
+            target = back[-1] if back else self.bundle.start
+            new_state = SessionState(target, back[:-1], state.language)
+            return StepResult(new_state, (self._render(target, new_state),), "navigate")
+        if cb.op == callback.SOURCES and cb.arg in self.bundle.answers:
+            return StepResult(state, (self._sources_reply(cb.arg),), "navigate")
+        if cb.op == callback.GOTO and self.bundle.exists(cb.arg):
+            return self._goto(state, cb.arg, "navigate")
+        return self._stale()
+
+    def _text(self, state: SessionState, text: str) -> StepResult:
+        # Emergencies come before everything else, whatever else the message says.
+        plain = normalise(text)
+        if any(p.search(plain) for p in self.bundle.emergency):
+            urgent = Reply(self.bundle.texts["urgent_care"], "urgent")
+            return StepResult(state, (urgent, self._render(self.bundle.start)), "emergency")
+        if plain in GREETINGS or not plain:
+            return StepResult(self._main, (self._main_menu(self.bundle.texts["welcome"]),), "greeting")
+        match = self.matcher.match(text)
+        if match.answer_id is not None:
+            result = self._goto(state, match.answer_id, "answer")
+            return StepResult(result.state, result.replies, "answer", extras={"answer": match.answer_id})
+        if match.candidates:
+            rows = tuple((self._button_to(c, from_menu=True),) for c in match.candidates)
+            rows += ((Button(MAIN_LABEL, self._data(callback.MAIN, from_menu=True)),),)
+            return StepResult(state, (Reply(self.bundle.texts["clarify"], "menu", buttons=rows),), "clarify")
+        return StepResult(state, (self._main_menu(self.bundle.texts["not_understood"]),), "not_understood")
+
+    # --- navigation and rendering -------------------------------------------
+
+    def _goto(self, state: SessionState, target: str, outcome: str) -> StepResult:
+        back = state.back
+        if state.node != target:
+            back = (*back, state.node)[-MAX_BACK_STACK:]
+        if target == self.bundle.start:
+            back = ()
+        new_state = SessionState(target, back, state.language)
+        return StepResult(new_state, (self._render(target, new_state),), outcome)  # type: ignore[arg-type]
+
+    def _stale(self) -> StepResult:
+        return StepResult(self._main, (self._main_menu(self.bundle.texts["menu_changed"]),), "stale")
+
+    def _render(self, node_id: str, state: SessionState | None = None) -> Reply:
+        if node_id in self.bundle.answers:
+            answer = self.bundle.answers[node_id]
+            rows = tuple((self._button_to(r),) for r in answer.related)
+            rows += ((Button("📚 Sources", self._data(callback.SOURCES, node_id)),),)
+            return self._answer_reply(answer.question, answer.text, rows + self._nav_row(), node_id)
+        node = self.bundle.nodes[node_id]
+        if node.type == "organisations":
+            body = self.organisations_text(node.country or "")
+            return self._answer_reply(self.bundle.label(node_id), body, self._nav_row(), None)
+        text = self.bundle.texts[node.text_ref] if node.text_ref else node.text or ""
+        rows = tuple((self._button_to(b.to, b.label, from_menu=True),) for b in node.buttons)
+        if node_id != self.bundle.start:
+            rows += self._nav_row(from_menu=True)
+        return Reply(text, "menu", buttons=rows)
+
+    def _answer_reply(self, title: str, body: str, rows: tuple, answer_id: str | None) -> Reply:
+        """Every answer goes through here, so every answer ends with the disclaimer."""
+        text = compose_answer(None, body, self.bundle.texts["disclaimer"])
+        return Reply(text, "answer", title=title, buttons=rows, answer_id=answer_id)
+
+    def _main_menu(self, text: str) -> Reply:
+        menu = self._render(self.bundle.start)
+        return Reply(text, "menu", buttons=menu.buttons)
+
+    def _nav_row(self, from_menu: bool = False) -> tuple[tuple[Button, ...], ...]:
+        back = Button(BACK_LABEL, self._data(callback.BACK, from_menu=from_menu))
+        return ((back, Button(MAIN_LABEL, self._data(callback.MAIN, from_menu=from_menu))),)
+
+    def _button_to(self, node_id: str, label: str | None = None, from_menu: bool = False) -> Button:
+        return Button(label or self.bundle.label(node_id), self._data(callback.GOTO, node_id, from_menu))
+
+    def _data(self, op: str, arg: str = "", from_menu: bool = False) -> str:
+        return callback.encode(self.bundle.version, op, arg, from_menu)
+
+    # --- texts built from content ---------------------------------------------
+
+    def organisations_text(self, country: str) -> str:
+        blocks = []
+        for org in self.bundle.organisations.get(country, ()):
+            tag = "NH family support" if org.nh_relevant else "Adult hereditary hemochromatosis, not NH"
+            lines = [f"{org.name} ({tag})", org.focus]
+            lines += [f"Address: {org.address}"] if org.address else []
+            lines += [f"Phone: {org.phone}"] if org.phone else []
+            lines += [f"Toll-free: {org.toll_free}"] if org.toll_free else []
+            lines += [f"Website: {link}" for link in org.links]
+            lines += [f"Note: {org.note}"] if org.note else []
+            blocks.append("\n".join(lines))
+        blocks.append("Contact details can change. Please check a group's website before you call.")
+        return "\n\n".join(blocks)
+
+    def _sources_reply(self, answer_id: str) -> Reply:
+        answer = self.bundle.answers[answer_id]
+        lines = [f"Last reviewed: {answer.last_reviewed.isoformat()}", ""]
+        for cited in answer.sources:
+            source, section = self.bundle.cited(cited)
+            where = source.url or f"seed document {source.seed}"
+            detail = f" (section: “{section}”)" if section else ""
+            lines.append(f"• {source.title}{detail}\n  {where}")
+        rows = ((self._button_to(answer_id, "⬅️ Back to the answer"), Button(MAIN_LABEL, self._data(callback.MAIN))),)
+        return Reply("\n".join(lines), "note", title=f"Sources: {answer.question}", buttons=rows)
+
+    def _about_text(self) -> str:
+        answers = sorted(self.bundle.answers.values(), key=lambda a: a.last_reviewed)
+        oldest = answers[0].last_reviewed.isoformat() if answers else "none"
+        lines = [
+            self.bundle.texts["about"],
+            "",
+            f"Content version: {self.bundle.version}. {len(answers)} answers. Oldest review: {oldest}.",
+            "",
+            "Answers and when they were last reviewed:",
+        ]
+        lines += [f"• {a.question} ({a.last_reviewed.isoformat()})" for a in self.bundle.answers.values()]
+        cited_keys = distinct(
+            c if isinstance(c, str) else c.ref for a in self.bundle.answers.values() for c in a.sources
+        )
+        lines += ["", "Sources used:"]
+        for key in cited_keys:
+            source = self.bundle.sources[key]
+            lines.append(f"• {source.title}\n  {source.url or 'seed document ' + str(source.seed)}")
+        lines += ["", "Tap “📚 Sources” under any answer to see the sources for that answer."]
+        return "\n".join(lines)
