@@ -69,38 +69,15 @@ def validate(settings: Settings, content: Path | None, flows: Path | None) -> in
     return 0
 
 
-def _load_engine(settings: Settings):  # noqa: ANN202
-    from bot.content import ContentError, load_bundle  # noqa: PLC0415
-    from bot.core.engine import Engine  # noqa: PLC0415
-
-    try:
-        bundle, warnings = load_bundle(settings.content_dir, settings.flows_dir)
-    except ContentError as exc:
-        for problem in exc.problems:
-            log.error("content: %s", problem)
-        raise ConfigError(f"content or flows are invalid ({exc}); run `python -m bot validate`") from None
-    for problem in warnings:
-        log.warning("content: %s", problem)
-    return Engine(bundle)
-
-
-async def _open_service(settings: Settings, engine):  # noqa: ANN001, ANN202
-    from bot.service import ChatService  # noqa: PLC0415
-    from bot.storage import SessionKeyer, SqliteSessionStore  # noqa: PLC0415
-
-    keyer = SessionKeyer(settings.session_secret())
-    store = await SqliteSessionStore.open(settings.db_path)
-    return ChatService(engine, store, keyer)
-
-
 def run_telegram(settings: Settings) -> int:
     token = settings.require_token()
     setup_logging(settings.log_level, token, settings.secret)
     from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter  # noqa: PLC0415
+    from bot.app import load_engine, open_service  # noqa: PLC0415
 
-    engine = _load_engine(settings)
+    engine = load_engine(settings)
     settings.session_secret()  # fail early, before connecting, if the secret file cannot be made
-    adapter = TelegramAdapter(lambda: _open_service(settings, engine))
+    adapter = TelegramAdapter(lambda: open_service(settings, engine))
     app = adapter.build(token, settings.api_base_url)
     log.info("starting long polling")
     app.run_polling(allowed_updates=ALLOWED_UPDATES)
@@ -112,9 +89,9 @@ async def run_terminal(settings: Settings) -> int:
     # Terminal output is the conversation: keep log lines to warnings and above.
     setup_logging("WARNING", settings.secret)
     from bot.adapters.terminal import chat  # noqa: PLC0415
+    from bot.app import load_engine, open_service  # noqa: PLC0415
 
-    engine = _load_engine(settings)
-    service = await _open_service(settings, engine)
+    service = await open_service(settings, load_engine(settings))
     try:
         return await chat(service)
     finally:

@@ -163,13 +163,14 @@ def check(loaded: Loaded) -> list[Problem]:
             error(texts_file, texts_file.line("texts", key), f"shared text {key!r} is {len(text)} characters (Telegram allows {TELEGRAM_MAX_MESSAGE})")
 
     # --- warnings: shared phrasings, overdue reviews --------------------------------
-    phrasing_owner: dict[str, str] = {}
+    phrasing_owner: dict[str, tuple[str, str]] = {}
     for answer_id, (tf, i) in answers.items():
         for j, phrasing in enumerate(bundle.answers[answer_id].phrasings):
-            key = normalise(phrasing)
-            owner = phrasing_owner.setdefault(key, answer_id)
+            here = f"{tf.path}:{tf.line('answers', i, 'phrasings', j)}"
+            owner, where = phrasing_owner.setdefault(normalise(phrasing), (answer_id, here))
             if owner != answer_id:
-                warn(tf, tf.line("answers", i, "phrasings", j), f"phrasing {phrasing!r} is also an example for answer {owner!r}")
+                warn(tf, tf.line("answers", i, "phrasings", j),
+                     f"phrasing {phrasing!r} is also an example for answer {owner!r} ({where})")
     limit = _months_ago(dt.date.today(), bundle.review_after_months)
     for answer_id, (tf, i) in answers.items():
         reviewed = bundle.answers[answer_id].last_reviewed

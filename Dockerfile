@@ -1,0 +1,28 @@
+# NH family guide bot. Build: docker build -t nh-guide .
+# Run:   docker run -e TELEGRAM_BOT_TOKEN=... -v nh-data:/data nh-guide
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    BOT_DB_PATH=/data/bot.sqlite3
+
+WORKDIR /app
+RUN useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot:bot /data
+
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY content ./content
+COPY flows ./flows
+# The same install command as the Makefile's `install` target.
+RUN python -m pip install --disable-pip-version-check --quiet --no-cache-dir -e .
+
+USER bot
+# The database and the generated session secret live on the volume, outside the image.
+VOLUME ["/data"]
+
+# Long polling opens no port, so there is nothing for an HTTP health check to call;
+# a crashed bot exits and the container's restart policy brings it back.
+HEALTHCHECK NONE
+
+# Exec form, so SIGTERM reaches Python and python-telegram-bot stops cleanly.
+CMD ["python", "-m", "bot", "run"]

@@ -1,0 +1,274 @@
+"""The pure engine: navigation, rendering, the disclaimer, stale and forged buttons."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+import pytest
+
+from bot.content.bundle import Bundle
+from bot.core import callback
+from bot.core.engine import BACK_LABEL, MAIN_LABEL, Engine
+from bot.core.model import Command, GroupMention, NonText, Press, Reply, SessionState, Start, Text
+
+
+def press(engine: Engine, state: SessionState | None, reply: Reply, label: str):
+    data = next(b.data for row in reply.buttons for b in row if b.label == label)
+    return engine.step(state, Press(data))
+
+
+def walk(engine: Engine) -> dict[str, Reply]:
+    """Every node reachable from /start by pressing buttons, with the reply that showed it."""
+    start = engine.step(None, Start())
+    seen: dict[str, Reply] = {}
+    queue = deque([(start.state, start.replies[-1])])
+    while queue:
+        state, reply = queue.popleft()
+        for row in reply.buttons:
+            for button in row:
+                result = engine.step(state, Press(button.data))
+                node = result.state.node
+                if node not in seen:
+                    seen[node] = result.replies[-1]
+                    queue.append((result.state, result.replies[-1]))
+    return seen
+
+
+def test_every_node_is_reachable_by_buttons_and_renders(engine: Engine, bundle: Bundle) -> None:
+    seen = walk(engine)
+    assert set(seen) == set(bundle.answers) | set(bundle.nodes)
+    for node_id, reply in seen.items():
+        assert reply.text.strip(), node_id
+        assert reply.buttons, f"{node_id} is a dead end"
+
+
+def test_every_answer_ends_with_the_disclaimer(engine: Engine, bundle: Bundle) -> None:
+    disclaimer = bundle.texts["disclaimer"]
+    seen = walk(engine)
+    for node_id in [*bundle.answers, *(n for n in bundle.nodes if bundle.nodes[n].type == "organisations")]:
+        reply = seen[node_id]
+        assert reply.kind == "answer"
+        assert reply.text.endswith(disclaimer), node_id
+        assert reply.text.count(disclaimer) == 1, node_id
+
+
+def test_menus_do_not_carry_the_disclaimer(engine: Engine, bundle: Bundle) -> None:
+    start = engine.step(None, Start())
+    assert bundle.texts["disclaimer"] not in start.replies[0].text
+
+
+def test_answers_offer_related_back_and_main_menu(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(None, Start("cause"))
+    labels = [b.label for row in result.replies[0].buttons for b in row]
+    for related in bundle.answers["cause"].related:
+        assert bundle.label(related) in labels
+    assert BACK_LABEL in labels and MAIN_LABEL in labels and "📚 Sources" in labels
+
+
+def test_back_retraces_the_path_and_main_menu_resets_it(engine: Engine, bundle: Bundle) -> None:
+    start = engine.step(None, Start())
+    topic = press(engine, start.state, start.replies[0], "What causes it?")
+    assert topic.state.node == "topic-cause"
+    answer = press(engine, topic.state, topic.replies[0], "What causes NH?")
+    assert answer.state.node == "cause"
+    related = press(engine, answer.state, answer.replies[0], "Was it something I did?")
+    assert related.state.back == ("main", "topic-cause", "cause")
+
+    back = press(engine, related.state, related.replies[0], BACK_LABEL)
+    assert back.state.node == "cause"
+    back = press(engine, back.state, back.replies[0], BACK_LABEL)
+    assert back.state.node == "topic-cause"
+    back = press(engine, back.state, back.replies[0], BACK_LABEL)
+    assert back.state.node == bundle.start and back.state.back == ()
+
+    home = press(engine, related.state, related.replies[0], MAIN_LABEL)
+    assert home.state == SessionState(bundle.start)
+    assert home.replies[0].kind == "menu"
+
+
+def test_back_stack_is_bounded(engine: Engine) -> None:
+    state = engine.step(None, Start()).state
+    for _ in range(30):
+        for answer in ("cause", "not-your-fault"):
+            state = engine.step(state, Press(callback.encode(engine.bundle.version, callback.GOTO, answer))).state
+    assert len(state.back) <= 10
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "garbage",
+        "00000000|g|cause",  # an older content version
+        "{v}|g|no-such-node",
+        "{v}|x|cause",  # unknown operation
+        "{v}|g|cause|extra",
+        "{v}|s|no-such-answer",
+        "{v}|g|" + "a" * 80,  # over 64 bytes
+        "{v}|g|ca\u00fcse",
+        "'; DROP TABLE sessions; --",
+    ],
+)
+def test_stale_or_forged_buttons_lead_to_the_main_menu_with_a_note(engine: Engine, bundle: Bundle, data: str) -> None:
+    state = SessionState("cause", ("main", "topic-cause"))
+    result = engine.step(state, Press(data.replace("{v}", bundle.version)))
+    assert result.outcome == "stale"
+    assert result.state == SessionState(bundle.start)
+    (reply,) = result.replies
+    assert reply.text == bundle.texts["menu_changed"]
+    assert [b.label for row in reply.buttons for b in row] == [t.label for t in bundle.topics]
+
+
+@pytest.mark.parametrize(
+    ("payload", "node"),
+    [("cause", "cause"), ("support", "topic-support"), ("overview", "topic-overview"), ("nh-vs-hfe", "nh-vs-hfe"),
+     ("support-gb", "support-gb"), ("CAUSE", "cause")],
+)
+def test_deep_links_open_the_named_answer_or_topic(engine: Engine, payload: str, node: str) -> None:
+    result = engine.step(None, Start(payload))
+    assert result.state.node == node
+    assert result.outcome == "start"
+
+
+def test_unknown_deep_link_gets_the_welcome(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(None, Start("<script>"))
+    assert result.replies[0].text == bundle.texts["welcome"]
+    assert result.state == SessionState(bundle.start)
+
+
+def test_commands(engine: Engine, bundle: Bundle) -> None:
+    state = SessionState("cause", ("main",))
+    assert engine.step(state, Command("help")).replies[0].text == bundle.texts["help"]
+    assert engine.step(state, Command("privacy")).replies[0].text == bundle.texts["privacy"]
+    assert engine.step(state, Command("menu")).state == SessionState(bundle.start)
+    unknown = engine.step(state, Command("weather"))
+    assert unknown.outcome == "unknown_command"
+    assert unknown.replies[0].text == bundle.texts["unknown_command"]
+
+
+def test_about_lists_every_answer_with_its_review_date_and_sources(engine: Engine, bundle: Bundle) -> None:
+    text = engine.step(None, Command("about")).replies[0].text
+    assert bundle.version in text
+    for answer in bundle.answers.values():
+        assert f"{answer.question} ({answer.last_reviewed.isoformat()})" in text
+    assert "https://doi.org/10.1002/hep.23581" in text
+
+
+def test_sources_button_lists_the_answers_sources(engine: Engine, bundle: Bundle) -> None:
+    answer = engine.step(None, Start("recurrence-risk"))
+    sources = press(engine, answer.state, answer.replies[0], "📚 Sources")
+    text = sources.replies[0].text
+    assert "Last reviewed: 2026-11-22" in text
+    assert "001_dbd33978505a66f8.txt" in text and "https://doi.org/10.1542/peds.2007-3107" in text
+    back = press(engine, sources.state, sources.replies[0], "⬅️ Back to the answer")
+    assert back.state.node == "recurrence-risk"
+
+
+def test_forget_asks_the_caller_to_delete_and_keeps_nothing(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(SessionState("cause"), Command("forget"))
+    assert result.forget is True and result.state is None
+    assert result.replies[0].text == bundle.texts["forget_done"]
+
+
+def test_non_text_gets_a_kind_reply_and_the_menu(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(SessionState("cause", ("main",)), NonText("sticker"))
+    assert result.replies[0].text == bundle.texts["non_text"]
+    assert result.replies[0].buttons
+    assert result.state == SessionState("cause", ("main",)), "a sticker must not lose the person's place"
+
+
+def test_group_mention_invites_a_private_chat_and_stores_nothing(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(None, GroupMention())
+    assert result.state is None
+    assert result.replies[0].kind == "group"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my baby is not breathing", "Baby is unresponsive!!!!", "our son won't wake up, he's floppy",
+     "my newborn is having a seizure right now", "there's a lot of blood in his nappy",
+     "I took all my pills. I can't do this without my baby", "Mein Baby hat gerade einen Krampfanfall"],
+)
+def test_emergencies_get_urgent_care_first(engine: Engine, bundle: Bundle, text: str) -> None:
+    result = engine.step(SessionState("cause"), Text(text))
+    assert result.outcome == "emergency"
+    assert result.replies[0].kind == "urgent"
+    assert result.replies[0].text.startswith("🚨 Seek urgent medical help now")
+    assert result.replies[1].kind == "menu"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["can NH cause bleeding?", "what are the signs in a newborn", "is it genetic", "what is IVIG",
+     "can babies survive NH", "does the liver heal by itself"],
+)
+def test_ordinary_questions_are_not_emergencies(engine: Engine, text: str) -> None:
+    assert engine.step(None, Text(text)).outcome != "emergency"
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [("is it genetic??", "is-it-genetic"), ("wil it hapen again next baby", "recurrence-risk"),
+     ("what does GALD stand for", "nh-and-gald"), ("is it my fault", "not-your-fault"),
+     ("what is IVIG", "exchange-ivig")],
+)
+def test_clear_free_text_gets_its_answer(engine: Engine, text: str, answer: str) -> None:
+    result = engine.step(None, Text(text))
+    assert result.outcome == "answer"
+    assert result.state.node == answer
+    assert result.replies[0].answer_id == answer
+
+
+def test_vague_free_text_asks_which_topic_with_buttons(engine: Engine) -> None:
+    result = engine.step(None, Text("iron"))
+    assert result.outcome in {"clarify", "not_understood"}
+    assert result.replies[0].kind == "menu"
+    assert result.replies[0].buttons
+    assert result.state.node == "main"
+
+
+def test_unrelated_text_is_not_answered(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(None, Text("what's the weather like in London tomorrow"))
+    assert result.outcome == "not_understood"
+    assert result.replies[0].text == bundle.texts["not_understood"]
+
+
+def test_greetings_get_the_welcome(engine: Engine, bundle: Bundle) -> None:
+    for text in ("hello", "Thanks!", "bye", "menu"):
+        result = engine.step(None, Text(text))
+        assert result.outcome == "greeting", text
+        assert result.replies[0].text == bundle.texts["welcome"]
+
+
+def test_engine_never_raises_and_always_replies(engine: Engine, bundle: Bundle) -> None:
+    rng = random.Random(20261122)
+    alphabet = "abcdefghijklmnopqrstuvwxyz |/-:0123456789<>&\"'éß🙂\n"
+    ids = [*bundle.answers, *bundle.nodes, "nope"]
+    state = None
+    for _ in range(2000):
+        kind = rng.randrange(5)
+        junk = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
+        if kind == 0:
+            event = Text(junk)
+        elif kind == 1:
+            event = Press(rng.choice([junk, callback.SEP.join((bundle.version, rng.choice("gbmsx"), rng.choice(ids)))]))
+        elif kind == 2:
+            event = Command(junk.strip("/ ") or "x")
+        elif kind == 3:
+            event = Start(rng.choice([None, junk, rng.choice(ids)]))
+        else:
+            event = NonText("sticker")
+        result = engine.step(state, event)
+        assert result.replies
+        for reply in result.replies:
+            for row in reply.buttons:
+                for button in row:
+                    assert len(button.data.encode()) <= 64
+        state = result.state
+
+
+def test_a_state_pointing_at_a_removed_node_falls_back_to_the_main_menu(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(SessionState("answer-that-was-deleted", ("also-gone",)), Press(
+        callback.encode(bundle.version, callback.BACK)))
+    assert result.state.node == bundle.start
