@@ -39,12 +39,16 @@ class SqliteSessionStore:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA busy_timeout=5000")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        # Deleted rows are overwritten, so /forget leaves no readable trace in the file.
-        await db.execute("PRAGMA secure_delete=ON")
-        await _migrate(db)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten, so /forget leaves no readable trace in the file.
+            await db.execute("PRAGMA secure_delete=ON")
+            await _migrate(db)
+        except BaseException:
+            await db.close()  # its worker thread would otherwise keep the process alive
+            raise
         return cls(db, path)
 
     async def load(self, key: str) -> SessionState | None:

@@ -1,0 +1,120 @@
+"""SQLite sessions on a real file: restart survival, /forget, no chat id in clear, schema upgrades."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.core.model import SessionState
+from bot.storage import SessionKeyer, SqliteSessionStore
+from bot.storage.sqlite import SCHEMA_VERSION, SESSION_COLUMNS
+
+CHAT_ID = 5550001234
+
+
+@pytest.fixture
+def keyer() -> SessionKeyer:
+    return SessionKeyer(b"test-secret-0123456789abcdef")
+
+
+async def test_state_survives_closing_and_reopening(tmp_path: Path, keyer: SessionKeyer) -> None:
+    path = tmp_path / "bot.sqlite3"
+    key = keyer.key("tg", CHAT_ID)
+    store = await SqliteSessionStore.open(path)
+    await store.save(key, SessionState("cause", ("main", "topic-cause"), "en"))
+    await store.close()
+
+    reopened = await SqliteSessionStore.open(path)
+    assert await reopened.load(key) == SessionState("cause", ("main", "topic-cause"), "en")
+    assert await reopened.load(keyer.key("tg", CHAT_ID + 1)) is None
+    await reopened.close()
+
+
+async def test_save_keeps_created_at_and_moves_updated_at(tmp_path: Path, keyer: SessionKeyer) -> None:
+    store = await SqliteSessionStore.open(tmp_path / "bot.sqlite3")
+    key = keyer.key("tg", CHAT_ID)
+    await store.save(key, SessionState("main"))
+    await store._db.execute("UPDATE sessions SET created_at = 1, updated_at = 1")  # noqa: SLF001
+    await store.save(key, SessionState("cause", ("main",)))
+    async with store._db.execute("SELECT created_at, updated_at FROM sessions") as cur:  # noqa: SLF001
+        created, updated = await cur.fetchone()
+    assert created == 1 and updated > 1
+    await store.close()
+
+
+async def test_delete_removes_the_row(tmp_path: Path, keyer: SessionKeyer) -> None:
+    store = await SqliteSessionStore.open(tmp_path / "bot.sqlite3")
+    key, other = keyer.key("tg", CHAT_ID), keyer.key("tg", 42)
+    await store.save(key, SessionState("cause"))
+    await store.save(other, SessionState("main"))
+    assert await store.delete(key) == 1
+    assert await store.load(key) is None
+    assert await store.load(other) == SessionState("main")
+    assert await store.delete(key) == 0
+    await store.close()
+
+
+async def test_file_holds_no_chat_id_in_clear(tmp_path: Path, keyer: SessionKeyer) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await SqliteSessionStore.open(path)
+    await store.save(keyer.key("tg", CHAT_ID), SessionState("cause", ("main",)))
+    await store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("bot.sqlite3"))
+    assert str(CHAT_ID).encode() not in raw
+    assert keyer.key("tg", CHAT_ID).encode() in raw  # the keyed hash is what is stored
+
+
+def test_keys_depend_on_the_secret_and_the_channel() -> None:
+    one, two = SessionKeyer(b"a" * 32), SessionKeyer(b"b" * 32)
+    assert one.key("tg", 1) != two.key("tg", 1)
+    assert one.key("tg", 1) != one.key("term", 1)
+    assert one.key("tg", 1) == one.key("tg", 1)
+    assert len(one.key("tg", 1)) == 64
+    assert "a" * 32 not in repr(one)
+    with pytest.raises(ValueError):
+        SessionKeyer(b"short")
+
+
+async def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await SqliteSessionStore.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        columns = [row[1] for row in db.execute("PRAGMA table_info(sessions)")]
+    assert tuple(columns) == SESSION_COLUMNS
+
+
+async def test_opening_twice_does_not_rerun_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    for _ in range(2):
+        store = await SqliteSessionStore.open(path)
+        await store.close()
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with aiosqlite.connect(path) as db:
+        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+        await db.commit()
+    with pytest.raises(RuntimeError, match="newer than this bot supports"):
+        await SqliteSessionStore.open(path)
+
+
+async def test_creates_the_database_directory(tmp_path: Path) -> None:
+    store = await SqliteSessionStore.open(tmp_path / "deep" / "er" / "bot.sqlite3")
+    await store.close()
+    assert (tmp_path / "deep" / "er" / "bot.sqlite3").exists()
+
+
+async def test_a_corrupt_back_stack_degrades_to_empty(tmp_path: Path, keyer: SessionKeyer) -> None:
+    store = await SqliteSessionStore.open(tmp_path / "bot.sqlite3")
+    key = keyer.key("tg", 1)
+    await store.save(key, SessionState("cause", ("main",)))
+    await store._db.execute("UPDATE sessions SET back_stack = 'not json'")  # noqa: SLF001
+    assert await store.load(key) == SessionState("cause", ())
+    await store.close()
