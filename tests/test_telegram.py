@@ -1,0 +1,223 @@
+"""End to end: the real python-telegram-bot Application polling a fake Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bot.content.bundle import Bundle
+from bot.core import callback
+from bot.adapters.render import html_chunks
+from bot.core.engine import BACK_LABEL, MAIN_LABEL, Engine
+from bot.core.model import Command
+from bot.config import Settings
+from tests.conftest import Person, running_bot
+from tests.fake_bot_api import FakeBotApi
+
+CHAT = 424242001
+
+
+async def test_start_registers_commands_and_shows_the_welcome(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (welcome,) = await person.say("/start")
+    assert welcome.method == "sendMessage"
+    assert welcome.text == bundle.texts["welcome"]
+    assert [label for label, _ in welcome.buttons] == [t.label for t in bundle.topics]
+    (commands,) = fake_api.calls_to("setMyCommands")
+    names = [c["command"] for c in commands.params["commands"]]
+    assert names == ["start", "menu", "help", "about", "privacy", "forget"]
+
+
+async def test_press_through_every_topic_each_answer_ends_with_the_disclaimer(
+    fake_api: FakeBotApi, settings: Settings, bundle: Bundle
+) -> None:
+    disclaimer = bundle.texts["disclaimer"]
+    seen_answers: set[str] = set()
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (menu,) = await person.say("/start")
+        for topic in bundle.topics:
+            (topic_menu,) = await person.tap(topic.label, on=menu)
+            # Menus are edited in place, so the chat does not fill up with menus.
+            assert topic_menu.method == "editMessageText" and topic_menu.message_id == menu.message_id
+            node = bundle.nodes[bundle.topic_node(topic.id)]
+            for button in node.buttons:
+                (shown,) = await person.tap(bundle.label(button.to), on=topic_menu)
+                assert shown.method == "sendMessage", "answers are new messages, so they stay readable"
+                assert shown.text.endswith(disclaimer), button.to
+                assert shown.text.startswith(bundle.answers[button.to].question if button.to in bundle.answers else bundle.label(button.to))
+                seen_answers.add(button.to)
+            (menu,) = await person.tap(MAIN_LABEL, on=topic_menu)
+    assert set(bundle.answers) <= seen_answers | {a for a in bundle.answers if a not in seen_answers and _only_related(bundle, a)}
+    assert {"support-gb", "support-us", "support-ca"} <= seen_answers
+    assert all(c.params.get("parse_mode") == "HTML" for c in fake_api.outgoing())
+    assert len(fake_api.calls_to("answerCallbackQuery")) == len([c for c in fake_api.outgoing() if c.method == "editMessageText"]) + len(seen_answers)
+
+
+def _only_related(bundle: Bundle, answer_id: str) -> bool:
+    return any(answer_id in a.related for a in bundle.answers.values())
+
+
+async def test_support_by_country_lists_structured_records(fake_api: FakeBotApi, settings: Settings) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (menu,) = await person.say("/start support")
+        (uk,) = await person.tap("Groups in the United Kingdom", on=menu)
+    assert "Children's Liver Disease Foundation (NH family support)" in uk.text
+    assert "Haemochromatosis UK (formerly the Haemochromatosis Society) (Adult hereditary hemochromatosis, not NH)" in uk.text
+    assert "Phone: 03030 401101" in uk.text and "Fax" not in uk.text
+    assert "Website: https://childliverdisease.org" in uk.text
+
+
+async def test_deep_link_opens_the_answer(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    async with running_bot(fake_api, settings):
+        (answer,) = await Person(fake_api, CHAT).say("/start cause")
+    assert answer.text.startswith("What causes NH?")
+    assert answer.text.endswith(bundle.texts["disclaimer"])
+    assert answer.params["text"].startswith("<b>What causes NH?</b>")
+
+
+async def test_back_after_a_restart_returns_to_the_right_node(fake_api: FakeBotApi, settings: Settings) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (menu,) = await person.say("/start")
+        (topic,) = await person.tap("Is it inherited?", on=menu)
+        (answer,) = await person.tap("Is it genetic?", on=topic)
+    # A new process: new Application, new database connection, same file.
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (back,) = await person.tap(BACK_LABEL, on=answer)
+    assert back.text == "About genes and families. Choose a question:"
+
+
+async def test_forged_and_stale_buttons_lead_to_the_main_menu(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (menu,) = await person.say("/start")
+        for data in ("forged-data", "00000000|g|cause", f"{bundle.version}|g|../../etc/passwd"):
+            (reply,) = await person.press(menu.message_id, data)
+            assert bundle.texts["menu_changed"] in reply.text
+        (still_works,) = await person.tap("What causes it?", on=menu)
+    assert still_works.text.startswith("About the cause")
+
+
+async def test_double_tap_is_handled_quietly(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (menu,) = await person.say("/start")
+        data = callback.encode(bundle.version, callback.GOTO, "topic-cause", from_menu=True)
+        await person.press(menu.message_id, data)
+        answered = len(fake_api.calls_to("answerCallbackQuery"))
+        await fake_api.press(CHAT, menu.message_id, data)  # same button, same content: "message is not modified"
+        await fake_api.wait_until(lambda: len(fake_api.calls_to("answerCallbackQuery")) > answered)
+        await fake_api.wait_until(lambda: len(fake_api.calls_to("editMessageText")) == 2)
+        (next_reply,) = await person.say("/menu")
+    edits = fake_api.calls_to("editMessageText")
+    assert edits[1].result is None, "Telegram refused the identical edit"
+    assert len(edits) == 2  # ...and the bot swallowed it instead of re-sending
+    assert next_reply.method == "sendMessage"
+    assert not any(bundle.texts["error"] in c.text for c in fake_api.outgoing(CHAT))
+
+
+async def test_non_text_messages_get_a_kind_reply(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    contents = [
+        {"sticker": {"file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False}},
+        {"photo": [{"file_id": "p1", "file_unique_id": "u2", "width": 90, "height": 90}]},
+        {"voice": {"file_id": "v1", "file_unique_id": "u3", "duration": 3}},
+        {"location": {"latitude": 51.5, "longitude": -0.12}},
+        {"contact": {"phone_number": "+447700900123", "first_name": "Alice"}},
+    ]
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        for content in contents:
+            (reply,) = await person.send(content)
+            assert reply.text == bundle.texts["non_text"]
+            assert [label for label, _ in reply.buttons] == [t.label for t in bundle.topics]
+
+
+async def test_unknown_command_and_help(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (unknown,) = await person.say("/weather")
+        (help_reply,) = await person.say("/help")
+        (privacy,) = await person.say("/privacy")
+        (about,) = await person.say("/about")
+    assert unknown.text == bundle.texts["unknown_command"]
+    assert help_reply.text == bundle.texts["help"]
+    assert privacy.text == bundle.texts["privacy"]
+    assert about.text.startswith(bundle.texts["about"])
+
+
+async def test_free_text_with_html_characters_is_escaped(fake_api: FakeBotApi, settings: Settings) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (reply,) = await person.say("is it <b>genetic</b> & inherited??")
+    assert reply.text.startswith("Is NH genetic or inherited?")
+
+
+async def test_huge_message_gets_an_answer_and_long_replies_are_split(
+    fake_api: FakeBotApi, settings: Settings, engine: Engine
+) -> None:
+    about_text = engine.step(None, Command("about")).replies[0].text
+    parts = len(html_chunks(engine.step(None, Command("about")).replies[0]))
+    assert len(about_text) > 4096 and parts >= 2
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (reply,) = await person.say("what causes nh " + "blah " * 800)
+        about = await person.say("/about", replies=parts)
+    assert reply.text.startswith("What causes NH?")
+    assert len(about) == parts
+    assert all(len(c.text) <= 4096 for c in about)
+    assert " ".join(c.text for c in about).split() == about_text.split(), "nothing lost or reordered"
+    assert about[0].buttons == [] and about[-1].buttons, "only the last part carries the keyboard"
+
+
+async def test_emergency_message_gets_urgent_care_first(fake_api: FakeBotApi, settings: Settings) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        urgent, menu = await person.say("help my baby is turning blue", replies=2)
+    assert urgent.text.startswith("🚨 Seek urgent medical help now")
+    assert menu.buttons
+
+
+async def test_forget_deletes_the_session_row(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    async with running_bot(fake_api, settings) as adapter:
+        person = Person(fake_api, CHAT)
+        await person.say("/start cause")
+        key = adapter.service.keyer.key("tg", CHAT)
+        assert await adapter.service.store.load(key) is not None
+        (done,) = await person.say("/forget")
+        assert done.text == bundle.texts["forget_done"]
+        assert await adapter.service.store.load(key) is None
+    with sqlite3.connect(settings.db_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+
+
+async def test_group_chats_only_answer_commands_and_mentions(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    group = -100123456
+    async with running_bot(fake_api, settings) as adapter:
+        await fake_api.send_text(group, "what causes nh?", chat_type="supergroup")
+        await fake_api.send_text(group, "/start@some_other_bot", chat_type="supergroup")
+        await fake_api.send_text(group, "hey @nh_guide_test_bot what is nh", chat_type="supergroup")
+        await fake_api.wait_until(lambda: len(fake_api.outgoing(group)) >= 1)
+        await fake_api.send_text(group, "/start@nh_guide_test_bot", chat_type="supergroup")
+        await fake_api.wait_until(lambda: len(fake_api.outgoing(group)) >= 2)
+        stored = await adapter.service.store.load(adapter.service.keyer.key("tg", group))
+    replies = fake_api.outgoing(group)
+    assert len(replies) == 2
+    for reply in replies:
+        assert reply.text == bundle.texts["group_chat"]
+        assert reply.buttons == [("💬 Talk to me privately", "https://t.me/nh_guide_test_bot")]
+    assert stored is None, "nothing is stored for group chats"
+
+
+async def test_database_holds_no_identifying_data(fake_api: FakeBotApi, settings: Settings) -> None:
+    chat_id = 918273645
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, chat_id, name="Wilhelmina", username="wilhelmina_q")
+        await person.say("/start")
+        await person.say("my secret question about zebrafish")
+        await person.say("/start cause")
+    raw = b"".join(p.read_bytes() for p in settings.db_path.parent.iterdir() if p.name.startswith("bot.sqlite3"))
+    for needle in (str(chat_id), "Wilhelmina", "wilhelmina_q", "zebrafish"):
+        assert needle.encode() not in raw, needle
