@@ -59,6 +59,7 @@ class FakeBotApi:
     _runner: web.AppRunner | None = None
     port: int = 0
     confirmed_offset: int = 0
+    presses: int = 0
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -111,6 +112,7 @@ class FakeBotApi:
 
     async def press(self, chat_id: int, message_id: int, data: str) -> int:
         message = self.messages[message_id]
+        self.presses += 1
         query = {"id": f"cq{next(self._update_ids)}", "from": self._user(chat_id), "chat_instance": "ci",
                  "data": data, "message": message}
         return await self.push({"callback_query": query})

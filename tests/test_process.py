@@ -1,0 +1,125 @@
+"""The command line as an operator runs it: `python -m bot run|chat|validate` in a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.content.bundle import Bundle
+from tests.conftest import TOKEN, Person
+from tests.fake_bot_api import FakeBotApi
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    env.update(BOT_DB_PATH=str(tmp_path / "data" / "bot.sqlite3"), **extra)
+    return env
+
+
+def run_cli(tmp_path: Path, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+        env=clean_env(tmp_path, **env), cwd=tmp_path, timeout=60,
+    )
+
+
+@pytest.mark.parametrize("token", [None, "", "12345", "not a token at all"])
+def test_run_without_a_valid_token_exits_2_with_one_line(tmp_path: Path, token: str | None) -> None:
+    env = {} if token is None else {"TELEGRAM_BOT_TOKEN": token}
+    result = run_cli(tmp_path, "run", **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("configuration error: TELEGRAM_BOT_TOKEN")
+    assert "Traceback" not in result.stderr
+    if token:
+        assert token not in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["chat"], ["validate"]])
+def test_help_for_every_command(tmp_path: Path, command: list[str]) -> None:
+    result = run_cli(tmp_path, *command, "--help")
+    assert result.returncode == 0
+    assert "usage: python -m bot" in result.stdout
+
+
+def test_terminal_chat_with_piped_input(tmp_path: Path, bundle: Bundle) -> None:
+    script = "\n".join([
+        "1",  # What is NH?
+        "1",  # What is NH? (the answer)
+        "is it genetic??",
+        "my baby is not breathing",
+        "7",  # from the menu after the emergency: Support
+        "2",  # Groups in the United Kingdom
+        "/privacy",
+        "/forget",
+    ]) + "\n"
+    result = run_cli(tmp_path, "chat", stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("\nHello. I answer common questions")
+    assert "What is neonatal hemochromatosis (NH)?" in out
+    assert "Is NH genetic or inherited?" in out
+    assert out.index("🚨 Seek urgent medical help now") < out.index("Groups in the United Kingdom")
+    assert "Children's Liver Disease Foundation" in out
+    assert out.count("ℹ️ This is general information") == 3  # two answers and the organisation list
+    assert "Done. I have deleted everything" in out
+    assert out.rstrip().endswith("Goodbye. Take care.")
+    assert result.stderr == ""
+
+
+def test_terminal_chat_ends_cleanly_on_empty_input(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "chat", stdin="")
+    assert result.returncode == 0
+    assert "Goodbye" in result.stdout
+
+
+def test_terminal_chat_keeps_state_in_the_same_database(tmp_path: Path) -> None:
+    run_cli(tmp_path, "chat", stdin="1\n")
+    import sqlite3  # noqa: PLC0415
+
+    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
+        (node,) = db.execute("SELECT node FROM sessions").fetchone()
+    assert node == "topic-overview"
+
+
+def test_make_run_without_token_starts_the_terminal_chat(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, stdin="/quit\n")
+    assert result.returncode == 0
+    assert "Choose a topic below" in result.stdout
+
+
+@pytest.mark.parametrize(("level", "stop"), [("DEBUG", signal.SIGINT), ("INFO", signal.SIGTERM)])
+async def test_run_against_a_fake_bot_api_and_stop_cleanly(
+    tmp_path: Path, fake_api: FakeBotApi, bundle: Bundle, level: str, stop: signal.Signals
+) -> None:
+    chat_id = 731904286
+    env = clean_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url, BOT_LOG_LEVEL=level)
+    log_path = tmp_path / "bot.log"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        try:
+            await fake_api.wait_until(lambda: bool(fake_api.calls_to("setMyCommands")), timeout=30)
+            person = Person(fake_api, chat_id, name="Bartholomew", username="bart_holo")
+            (welcome,) = await person.say("/start")
+            (topic,) = await person.tap("What causes it?", on=welcome)
+            (answer,) = await person.tap("Was it something I did?", on=topic)
+            await person.say("i ate spinach while pregnant, was that bad")
+            assert answer.text.endswith(bundle.texts["disclaimer"])
+        finally:
+            process.send_signal(stop)
+            code = await asyncio.wait_for(process.wait(), timeout=15)
+    assert code == 0
+    logs = log_path.read_text()
+    assert "starting long polling" in logs and "stopped" in logs
+    assert TOKEN not in logs and TOKEN.split(":")[1] not in logs
+    if level == "INFO":
+        for needle in (str(chat_id), "Bartholomew", "bart_holo", "spinach"):
+            assert needle not in logs, needle
