@@ -1,9 +1,12 @@
 """Free-text matching to vetted answers (a first, cautious version).
 
 Scores each answer by how much of the message's vocabulary its example phrasings
-share, weighting rare words more (IDF) and forgiving typos with rapidfuzz. It
-answers only when one answer is clearly ahead; otherwise it offers the best
-candidates as buttons, because a clarifying question costs far less than a
+share, weighting rare words more (IDF) and forgiving typos with rapidfuzz. Words
+the bot has never seen still count against a match: a message mostly about
+something else ("my dad's ferritin is 900...") must not ride on one shared word.
+The disease's own names say little about *which* answer is meant, so they weigh
+less. It answers only when one answer is clearly ahead; otherwise it offers the
+best candidates as buttons, because a clarifying question costs far less than a
 confident wrong medical answer.
 """
 
@@ -32,6 +35,11 @@ STOPWORDS = frozenset(
     how why when where there here pls please just really very any some more most also too than then
     get got gets one thing things tell know want need like go going ok okay hi hello thanks""".split()
 )
+
+# Names of the disease itself: present in most questions, so weak evidence for any one answer.
+DISEASE_NAMES = frozenset({"nh", "gald", "neonatal", "hemochromatosis", "haemochromatosis", "hemochromatosi",
+                           "haemochromatosi", "gestational", "alloimmune"})
+DISEASE_WEIGHT = 0.25
 
 _NON_WORD = re.compile(r"[^a-z0-9' ]+")
 
@@ -66,17 +74,24 @@ class Match:
 class Matcher:
     def __init__(self, bundle) -> None:  # noqa: ANN001 - Bundle; avoids an import cycle in type checkers
         self._phrasings: list[tuple[str, Counter[str]]] = []
-        for answer in bundle.answers.values():
-            for text in (answer.question, *answer.phrasings):
-                toks = Counter(tokens(text))
-                if toks:
-                    self._phrasings.append((answer.id, toks))
+        examples = [(a.id, text) for a in bundle.answers.values() for text in (a.question, *a.phrasings)]
+        # A support organisation's name leads to the list for its country.
+        for node in bundle.nodes.values():
+            if node.type == "organisations":
+                examples += [(node.id, org.name) for org in bundle.organisations.get(node.country, ())]
+        for target, text in examples:
+            toks = Counter(tokens(text))
+            if toks:
+                self._phrasings.append((target, toks))
         docs = len(self._phrasings) or 1
         df: Counter[str] = Counter()
         for _, toks in self._phrasings:
             df.update(toks.keys())
-        self._idf = {t: math.log(1 + docs / n) for t, n in df.items()}
+        self._idf = {t: math.log(1 + docs / n) * (DISEASE_WEIGHT if t in DISEASE_NAMES else 1.0) for t, n in df.items()}
         self._vocabulary = list(self._idf)
+        # An unseen word weighs like a typical word: it is evidence the message is about something else.
+        ordered = sorted(self._idf.values())
+        self._unknown_weight = ordered[len(ordered) // 2] if ordered else 1.0
 
     def _known(self, token: str) -> str | None:
         if token in self._idf:
@@ -87,10 +102,12 @@ class Matcher:
         return found[0] if found else None
 
     def scores(self, text: str) -> dict[str, float]:
-        query = {k for k in (self._known(t) for t in tokens(text)) if k}
+        words = set(tokens(text))
+        query = {k for k in (self._known(t) for t in words) if k}
         if not query:
             return {}
-        q_weight = sum(self._idf[t] for t in query)
+        unknown = len(words) - len(query)
+        q_weight = sum(self._idf[t] for t in query) + unknown * self._unknown_weight
         best: dict[str, float] = {}
         for answer_id, toks in self._phrasings:
             shared = sum(self._idf[t] for t in query if t in toks)
