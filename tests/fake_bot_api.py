@@ -60,6 +60,7 @@ class FakeBotApi:
     port: int = 0
     confirmed_offset: int = 0
     presses: int = 0
+    _faults: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -130,6 +131,10 @@ class FakeBotApi:
         return [c for c in self.calls if c.method in {"sendMessage", "editMessageText"}
                 and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
 
+    def fail_next(self, method: str, status: int, description: str, times: int = 1) -> None:
+        """Make the next `times` calls to `method` fail as Telegram would."""
+        self._faults.setdefault(method, []).extend([(status, description)] * times)
+
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
@@ -162,6 +167,12 @@ class FakeBotApi:
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404)
         call = Call(method, params)
+        faults = self._faults.get(method)
+        if faults:
+            status, description = faults.pop(0)
+            self.calls.append(call)
+            await self._notify()
+            return web.json_response({"ok": False, "error_code": status, "description": description}, status=status)
         result = await handler(params)
         if method != "getUpdates":
             call.result = result if not isinstance(result, web.Response) else None

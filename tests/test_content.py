@@ -231,6 +231,12 @@ def test_missing_shared_text(ws: Workspace) -> None:
     ws.assert_problem("texts.yaml", "texts:", "missing shared text(s): non_text")
 
 
+def test_answer_repeating_the_disclaimer(ws: Workspace) -> None:
+    ws.edit("recurrence.yaml", "      So a new partner or donor sperm does not take the risk away.",
+            "      So a new partner or donor sperm does not take the risk away. This is general information, not medical advice.")
+    ws.assert_problem("recurrence.yaml", "    text: |-", "repeats the disclaimer", after="id: new-partner")
+
+
 def test_bad_emergency_pattern(ws: Workspace) -> None:
     ws.edit("safety.yaml", '  - "\\\\bemergency\\\\b|\\\\bambulance\\\\b"', '  - "(unclosed"')
     ws.assert_problem("safety.yaml", "emergency:", "not a valid regular expression")

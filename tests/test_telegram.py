@@ -216,3 +216,43 @@ async def test_database_holds_no_identifying_data(fake_api: FakeBotApi, settings
     raw = b"".join(p.read_bytes() for p in settings.db_path.parent.iterdir() if p.name.startswith("bot.sqlite3"))
     for needle in (str(chat_id), "Wilhelmina", "wilhelmina_q", "zebrafish"):
         assert needle.encode() not in raw, needle
+
+
+async def test_buttons_from_before_a_content_change_lead_to_the_main_menu(
+    fake_api: FakeBotApi, settings: Settings, tmp_path
+) -> None:
+    import dataclasses
+    import shutil
+
+    content, flows = tmp_path / "content", tmp_path / "flows"
+    shutil.copytree(settings.content_dir, content)
+    shutil.copytree(settings.flows_dir, flows)
+    before = dataclasses.replace(settings, content_dir=content, flows_dir=flows)
+    async with running_bot(fake_api, before):
+        person = Person(fake_api, CHAT)
+        (menu,) = await person.say("/start")
+        (answer,) = await person.say("/start cause")
+    texts = content / "texts.yaml"
+    texts.write_text(texts.read_text().replace("What would you like to know?", "What would you like to read about?"))
+    async with running_bot(fake_api, before):
+        person = Person(fake_api, CHAT)
+        (stale_menu,) = await person.tap("What causes it?", on=menu)
+        (stale_answer,) = await person.tap("Was it something I did?", on=answer)
+    for reply in (stale_menu, stale_answer):
+        assert reply.text.startswith("That button is from an older menu")
+        assert [label for label, _ in reply.buttons][:1] == ["What is NH?"]
+
+
+async def test_an_error_in_one_update_gets_an_apology_and_the_bot_goes_on(
+    fake_api: FakeBotApi, settings: Settings, bundle: Bundle, caplog
+) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        fake_api.fail_next("sendMessage", 400, "Bad Request: something unexpected")
+        failed, apology = await person.say("/start", replies=2)
+        (later,) = await person.say("/start cause")
+    assert failed.result is None
+    assert apology.text == bundle.texts["error"]
+    assert [label for label, _ in apology.buttons] == [t.label for t in bundle.topics]
+    assert later.text.startswith("What causes NH?")
+    assert any("error while handling an update: BadRequest" in r.getMessage() for r in caplog.records)

@@ -143,8 +143,12 @@ def check(loaded: Loaded) -> list[Problem]:
             where, i = answers.get(node_id) or nodes[node_id]
             error(where, where.line("answers" if node_id in answers else "nodes", i, "id"),
                   f"id {node_id!r} makes callback data of {len(data.encode())} bytes (limit {callback.MAX_CALLBACK_BYTES})")
+    # Its first sentence, without one-letter leftovers of emoji such as "ℹ️" (NFKD makes that an "i").
+    disclaimer_opening = " ".join(w for w in normalise(disclaimer.split(".")[0]).split() if len(w) > 1)
     for answer_id, (tf, i) in answers.items():
         answer = bundle.answers[answer_id]
+        if disclaimer_opening and disclaimer_opening in normalise(answer.text):
+            error(tf, tf.line("answers", i, "text"), f"answer {answer_id!r} repeats the disclaimer: the bot adds it after every answer")
         shown = compose_answer(answer.question, answer.text, disclaimer)
         if len(shown) > TELEGRAM_MAX_MESSAGE:
             error(tf, tf.line("answers", i, "text"), f"answer {answer_id!r} is {len(shown)} characters with its disclaimer (Telegram allows {TELEGRAM_MAX_MESSAGE})")
