@@ -56,7 +56,7 @@ def validate(settings: Settings, content: Path | None, flows: Path | None) -> in
         for problem in exc.problems:
             print(problem)
         errors = sum(not p.warning for p in exc.problems)
-        print(f"{errors} error(s), {len(exc.problems) - errors} warning(s)", file=sys.stderr)
+        print(f"{errors} error(s), {len(exc.problems) - errors} warning(s)")
         return 1
     for problem in warnings:
         print(problem)

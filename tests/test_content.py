@@ -208,7 +208,16 @@ def test_duplicate_yaml_key(ws: Workspace) -> None:
 
 def test_misspelt_field(ws: Workspace) -> None:
     ws.edit("cause.yaml", "    related: [cause, support-groups, recurrence-risk]", "    relatd: [cause, support-groups, recurrence-risk]")
-    ws.assert_problem("cause.yaml", "relatd:", "Extra inputs are not permitted")
+    ws.assert_problem("cause.yaml", "relatd:", "unknown field 'relatd'; did you mean 'related'?")
+
+
+def test_malformed_source_entry(ws: Workspace) -> None:
+    ws.edit("recurrence.yaml", "    sources: [verloes-1996, nhic-2009]", '    sources: [verloes-1996, {ref: nhic-2009, sectoin: "x"}, 42]')
+    problems = [str(p) for p in ws.problems()]
+    line = ws.line_of("recurrence.yaml", "sectoin")
+    assert any(p.endswith(f"recurrence.yaml:{line}: answers.2.sources.1.sectoin: unknown field 'sectoin'; did you mean 'section'?") for p in problems), problems
+    assert any(p.endswith(f"recurrence.yaml:{line}: answers.2.sources.2: a source is a key from content/sources.yaml, or {{ref: key, section: \"...\"}}") for p in problems), problems
+    assert len(problems) == 2
 
 
 def test_fax_only_organisation(ws: Workspace) -> None:

@@ -125,7 +125,7 @@ class TelegramAdapter:
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if query is None or self.service is None:
+        if query is None:
             return
         # Answer first, before any storage work: the button shows a spinner until we do.
         try:
@@ -136,7 +136,7 @@ class TelegramAdapter:
             log.warning("callback query answered too late")
         message = query.message if isinstance(query.message, Message) else None
         chat = message.chat if message is not None else None
-        if chat is None or chat.type != ChatType.PRIVATE:
+        if chat is None or chat.type != ChatType.PRIVATE or self.service is None:
             return
         result = await self.service.handle(CHANNEL, chat.id, Press(query.data or ""))
         decoded = callback.decode(query.data or "")

@@ -40,8 +40,6 @@ class Bundle:
     def topic_node(self, topic_id: str) -> str | None:
         return next((n.id for n in self.nodes.values() if n.topic == topic_id), None)
 
-    def cited(self, cited: str | SourceRef) -> tuple[Source, str | None]:
-        """Resolve one cited source (a key, or a key with a section)."""
-        if isinstance(cited, SourceRef):
-            return self.sources[cited.ref], cited.section
-        return self.sources[cited], None
+    def cited(self, cited: SourceRef) -> tuple[Source, str | None]:
+        """Resolve one cited source to the source and the section cited, if any."""
+        return self.sources[cited.ref], cited.section

@@ -6,8 +6,8 @@ import datetime as dt
 from collections import deque
 
 from bot.content.loader import Loaded, Located, build
-from bot.content.models import MAX_LABEL_CHARS, SourceRef
-from bot.content.problems import Problem
+from bot.content.models import MAX_LABEL_CHARS
+from bot.content.problems import Problem, did_you_mean
 from bot.core import callback
 from bot.core.engine import Engine, compose_answer
 from bot.core.matching import normalise
@@ -90,7 +90,7 @@ def check(loaded: Loaded) -> list[Problem]:
         error(ff, ff.line("start"), f"`start:` is already given in {starts[0][0].path}")
     for ff, start in starts[:1]:
         if start not in nodes:
-            error(ff, ff.line("start"), f"unknown start node {start!r}{_did_you_mean(start, nodes)}")
+            error(ff, ff.line("start"), f"unknown start node {start!r}{did_you_mean(start, nodes)}")
 
     known = set(answers) | set(nodes)
 
@@ -99,22 +99,22 @@ def check(loaded: Loaded) -> list[Problem]:
         for i, answer in enumerate(tf.model.answers):
             for j, ref in enumerate(answer.related):
                 if ref not in known:
-                    error(tf, tf.line("answers", i, "related", j), f"unknown answer or node {ref!r} in `related`{_did_you_mean(ref, known)}")
+                    error(tf, tf.line("answers", i, "related", j), f"unknown answer or node {ref!r} in `related`{did_you_mean(ref, known)}")
                 elif ref == answer.id:
                     error(tf, tf.line("answers", i, "related", j), f"answer {ref!r} lists itself in `related`")
     for ff in loaded.flow_files:
         for i, node in enumerate(ff.model.nodes):
             if node.topic and node.topic not in topic_ids:
-                error(ff, ff.line("nodes", i, "topic"), f"unknown topic {node.topic!r}{_did_you_mean(node.topic, topic_ids)}")
+                error(ff, ff.line("nodes", i, "topic"), f"unknown topic {node.topic!r}{did_you_mean(node.topic, topic_ids)}")
             if node.text_ref and node.text_ref not in text_keys:
-                error(ff, ff.line("nodes", i, "text_ref"), f"unknown shared text {node.text_ref!r}{_did_you_mean(node.text_ref, text_keys)}")
+                error(ff, ff.line("nodes", i, "text_ref"), f"unknown shared text {node.text_ref!r}{did_you_mean(node.text_ref, text_keys)}")
             if node.type == "organisations" and node.country not in org_countries:
                 error(ff, ff.line("nodes", i, "country"), f"no organisations listed for country {node.country!r}")
             if node.type == "organisations" and not node.label:
                 error(ff, ff.line("nodes", i), f"organisations node {node.id!r} needs a `label` for its button")
             for j, button in enumerate(node.buttons):
                 if button.to not in known:
-                    error(ff, ff.line("nodes", i, "buttons", j, "to"), f"unknown answer or node {button.to!r}{_did_you_mean(button.to, known)}")
+                    error(ff, ff.line("nodes", i, "buttons", j, "to"), f"unknown answer or node {button.to!r}{did_you_mean(button.to, known)}")
     if problems:
         return problems
 
@@ -186,16 +186,8 @@ def check(loaded: Loaded) -> list[Problem]:
 
 def _check_sources(cited, source_keys, line_of, where, error) -> None:  # noqa: ANN001
     for j, item in enumerate(cited):
-        key = item.ref if isinstance(item, SourceRef) else item
-        if key not in source_keys:
-            error(where, line_of(j), f"unknown source {key!r}{_did_you_mean(key, source_keys)} (add it to content/sources.yaml)")
-
-
-def _did_you_mean(word: str, choices) -> str:  # noqa: ANN001
-    from rapidfuzz import fuzz, process  # noqa: PLC0415
-
-    found = process.extractOne(word, list(choices), scorer=fuzz.ratio, score_cutoff=60)
-    return f"; did you mean {found[0]!r}?" if found else ""
+        if item.ref not in source_keys:
+            error(where, line_of(j), f"unknown source {item.ref!r}{did_you_mean(item.ref, source_keys)} (add it to content/sources.yaml)")
 
 
 def _months_ago(today: dt.date, months: int) -> dt.date:

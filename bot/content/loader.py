@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from bot.content import yamlsrc
 from bot.content.bundle import Bundle
 from bot.content.models import (
+    ALL_MODELS,
     FlowFile,
     SafetyFile,
     SourcesFile,
@@ -25,8 +26,9 @@ from bot.content.models import (
     TopicFile,
     TopicsFile,
 )
-from bot.content.problems import Problem, display_path
+from bot.content.problems import Problem, did_you_mean, display_path
 
+FIELD_NAMES = sorted({name for model in ALL_MODELS for name in model.model_fields})
 SPECIAL_FILES = {"topics.yaml": TopicsFile, "texts.yaml": TextsFile, "sources.yaml": SourcesFile, "safety.yaml": SafetyFile}
 
 
@@ -66,7 +68,7 @@ class Loaded:
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p in {"str", "SourceRef"}))
+    return ".".join(str(p) for p in loc)
 
 
 def _read(path: Path, model: type[BaseModel], loaded: Loaded) -> Located | None:
@@ -85,17 +87,12 @@ def _read(path: Path, model: type[BaseModel], loaded: Loaded) -> Located | None:
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
-        seen = set()
         for err in exc.errors():
             loc = tuple(err["loc"])
-            # A union (key or {ref, section}) reports once per branch: keep the first.
-            key = (_format_loc(loc[:2]), err["type"] == "missing")
-            where = _format_loc(loc) or "(top)"
             message = err["msg"].removeprefix("Value error, ")
-            if key in seen and "union" in str(err.get("type", "")):
-                continue
-            seen.add(key)
-            loaded.problems.append(Problem(shown, yamlsrc.line_of(raw, loc), f"{where}: {message}"))
+            if err["type"] == "extra_forbidden" and loc:
+                message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), FIELD_NAMES)}"
+            loaded.problems.append(Problem(shown, yamlsrc.line_of(raw, loc), f"{_format_loc(loc) or '(top)'}: {message}"))
         return None
     return Located(parsed, shown, raw)
 

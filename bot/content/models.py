@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 # Ids appear in callback data and deep links (t.me/<bot>?start=<id>), which allow only these.
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
@@ -67,7 +67,16 @@ class SourceRef(Strict):
     section: Text | None = None
 
 
-CitedSource = Annotated[str, StringConstraints(min_length=1)] | SourceRef
+def _cited(value: object) -> object:
+    """A cited source is a key from sources.yaml, or {ref: key, section: ...}."""
+    if isinstance(value, str):
+        return {"ref": value}
+    if isinstance(value, dict):
+        return value
+    raise ValueError("a source is a key from content/sources.yaml, or {ref: key, section: \"...\"}")
+
+
+CitedSource = Annotated[SourceRef, BeforeValidator(_cited)]
 
 
 def _not_in_future(value: dt.date) -> dt.date:
@@ -202,3 +211,9 @@ class FlowNode(Strict):
 class FlowFile(Strict):
     start: Id | None = None
     nodes: list[FlowNode] = Field(min_length=1)
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    Source, SourceRef, Answer, Organisation, TopicFile, Topic, TopicsFile, TextsFile, SourcesFile,
+    SafetyFile, ButtonSpec, FlowNode, FlowFile,
+)

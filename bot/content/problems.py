@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from rapidfuzz import fuzz, process
 
 
 @dataclass(frozen=True, order=True)
@@ -24,3 +27,9 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """"; did you mean 'x'?" for the closest choice, or "" when none is close."""
+    found = process.extractOne(word, list(choices), scorer=fuzz.ratio, score_cutoff=60)
+    return f"; did you mean {found[0]!r}?" if found else ""

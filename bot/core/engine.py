@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.content.bundle import Bundle
 from bot.core import callback
-from bot.core.matching import Matcher, distinct, normalise
+from bot.core.matching import Matcher, normalise
 from bot.core.model import (
     MAX_BACK_STACK,
     Button,
@@ -16,6 +16,7 @@ from bot.core.model import (
     Event,
     GroupMention,
     NonText,
+    Outcome,
     Press,
     Reply,
     SessionState,
@@ -113,7 +114,7 @@ class Engine:
             back = state.back
             target = back[-1] if back else self.bundle.start
             new_state = SessionState(target, back[:-1], state.language)
-            return StepResult(new_state, (self._render(target, new_state),), "navigate")
+            return StepResult(new_state, (self._render(target),), "navigate")
         if cb.op == callback.SOURCES and cb.arg in self.bundle.answers:
             return StepResult(state, (self._sources_reply(cb.arg),), "navigate")
         if cb.op == callback.GOTO and self.bundle.exists(cb.arg):
@@ -140,19 +141,19 @@ class Engine:
 
     # --- navigation and rendering -------------------------------------------
 
-    def _goto(self, state: SessionState, target: str, outcome: str) -> StepResult:
+    def _goto(self, state: SessionState, target: str, outcome: Outcome) -> StepResult:
         back = state.back
         if state.node != target:
             back = (*back, state.node)[-MAX_BACK_STACK:]
         if target == self.bundle.start:
             back = ()
         new_state = SessionState(target, back, state.language)
-        return StepResult(new_state, (self._render(target, new_state),), outcome)  # type: ignore[arg-type]
+        return StepResult(new_state, (self._render(target),), outcome)
 
     def _stale(self) -> StepResult:
         return StepResult(self._main, (self._main_menu(self.bundle.texts["menu_changed"]),), "stale")
 
-    def _render(self, node_id: str, state: SessionState | None = None) -> Reply:
+    def _render(self, node_id: str) -> Reply:
         if node_id in self.bundle.answers:
             answer = self.bundle.answers[node_id]
             rows = tuple((self._button_to(r),) for r in answer.related)
@@ -225,9 +226,7 @@ class Engine:
             "Answers and when they were last reviewed:",
         ]
         lines += [f"• {a.question} ({a.last_reviewed.isoformat()})" for a in self.bundle.answers.values()]
-        cited_keys = distinct(
-            c if isinstance(c, str) else c.ref for a in self.bundle.answers.values() for c in a.sources
-        )
+        cited_keys = dict.fromkeys(c.ref for a in self.bundle.answers.values() for c in a.sources)
         lines += ["", "Sources used:"]
         for key in cited_keys:
             source = self.bundle.sources[key]

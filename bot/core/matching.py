@@ -16,7 +16,6 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -129,7 +128,3 @@ class Matcher:
             return Match(top_id, score=top)
         candidates = tuple(a for a, s in ranked[:3] if s >= CLARIFY_SCORE)
         return Match(None, candidates, top)
-
-
-def distinct(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
