@@ -20,12 +20,21 @@ log = logging.getLogger("bot")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="NH family guide bot.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate,ask,eval}")
     sub.add_parser("run", help="run on Telegram (long polling)", description="Run the bot on Telegram with long polling. Needs TELEGRAM_BOT_TOKEN.")
     sub.add_parser("chat", help="chat in the terminal", description="Chat with the bot in the terminal, over the same flows, engine and database. Reads one line per turn; works with piped input.")
     check = sub.add_parser("validate", help="check content and flows", description="Load and check content/ and flows/. Prints each problem as path:line: message.")
     check.add_argument("--content", type=Path, help="content directory (default: BOT_CONTENT_DIR or ./content)")
     check.add_argument("--flows", type=Path, help="flows directory (default: BOT_FLOWS_DIR or ./flows)")
+    ask = sub.add_parser("ask", help="show how a typed message is understood",
+                         description="Show the outcome for typed messages: answer, clarify, out_of_scope, emergency or greeting.")
+    ask.add_argument("text", nargs="?", help="the message (omit with --jsonl)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--jsonl", action="store_true", help="read one message per line from stdin, write one JSON object per line")
+    ev = sub.add_parser("eval", help="score understanding against labelled messages",
+                        description="Print the issue-3 figures for labelled JSONL files (text, topic).")
+    ev.add_argument("files", nargs="*", type=Path, help="JSONL files (default: tests/data/*.jsonl)")
+    ev.add_argument("-v", "--verbose", action="store_true", help="list every message that missed")
     args = parser.parse_args(argv)
 
     try:
@@ -39,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
             return validate(settings, args.content, args.flows)
         if command == "run":
             return run_telegram(settings)
+        if command == "ask":
+            return ask_command(settings, args, parser)
+        if command == "eval":
+            return eval_command(settings, args)
         return asyncio.run(run_terminal(settings))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -66,6 +79,49 @@ def validate(settings: Settings, content: Path | None, flows: Path | None) -> in
         f"{organisations} organisations, {len(bundle.sources)} sources; content version {bundle.version}"
         + (f"; {len(warnings)} warning(s)" if warnings else "")
     )
+    return 0
+
+
+def ask_command(settings: Settings, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import json  # noqa: PLC0415
+
+    from bot.app import load_engine  # noqa: PLC0415
+    from bot.evaluate import verdict_json  # noqa: PLC0415
+
+    if args.jsonl == (args.text is not None):
+        parser.error("give either a message or --jsonl")
+    setup_logging("WARNING", settings.secret)
+    understanding = load_engine(settings).understanding
+    if args.jsonl:
+        for line in sys.stdin:
+            text = line.rstrip("\n")
+            print(json.dumps(verdict_json(understanding, text, understanding.classify(text)), ensure_ascii=False), flush=True)
+        return 0
+    result = verdict_json(understanding, args.text, understanding.classify(args.text))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    what = {"answer": f"answer {result['answer_id']} (topic {result['topic']})",
+            "clarify": "clarify: " + (", ".join(result["suggestions"]) or "which topic?"),
+            }.get(result["outcome"], result["outcome"])
+    print(f"{what}; confidence {result['confidence']:.2f}; why: {', '.join(result['why']) or '-'}")
+    return 0
+
+
+def eval_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import load_engine  # noqa: PLC0415
+    from bot.evaluate import evaluate, read_labelled, render  # noqa: PLC0415
+
+    setup_logging("WARNING", settings.secret)
+    files = args.files or sorted((Path(__file__).resolve().parent.parent / "tests" / "data").glob("*.jsonl"))
+    understanding = load_engine(settings).understanding
+    for path in files:
+        report = evaluate(understanding, read_labelled([path]))
+        print(render(report, path.name))
+        if args.verbose:
+            print("\n".join("    " + f for f in report.failures))
+    if len(files) > 1:
+        print(render(evaluate(understanding, read_labelled(files)), "all"))
     return 0
 
 

@@ -247,8 +247,18 @@ def test_answer_repeating_the_disclaimer(ws: Workspace) -> None:
 
 
 def test_bad_emergency_pattern(ws: Workspace) -> None:
-    ws.edit("safety.yaml", '  - "\\\\bemergency\\\\b|\\\\bambulance\\\\b"', '  - "(unclosed"')
-    ws.assert_problem("safety.yaml", "emergency:", "not a valid regular expression")
+    ws.edit("safety.yaml", '  - "\\\\boverdos"', '  - "(unclosed"')
+    ws.assert_problem("safety.yaml", '  - "(unclosed"', "not a valid regular expression")
+
+
+def test_synonym_under_two_concepts(ws: Workspace) -> None:
+    ws.edit("language.yaml", "  liver: [livers,", "  liver: [livers, dna,")
+    ws.assert_problem("language.yaml", "  liver: [livers, dna,", "'dna' is listed under both 'genetic' and 'liver'")
+
+
+def test_unknown_answer_in_scope_rules(ws: Workspace) -> None:
+    ws.edit("scope.yaml", "name_only: what-is-nh", "name_only: what-is-hn")
+    ws.assert_problem("scope.yaml", "name_only: what-is-hn", "unknown answer 'what-is-hn'; did you mean 'what-is-nh'?")
 
 
 def test_shared_phrasing_is_a_warning(ws: Workspace) -> None:

@@ -220,25 +220,27 @@ def test_clear_free_text_gets_its_answer(engine: Engine, text: str, answer: str)
     assert result.replies[0].answer_id == answer
 
 
-def test_vague_free_text_asks_which_topic_with_buttons(engine: Engine) -> None:
-    result = engine.step(None, Text("iron"))
-    assert result.outcome in {"clarify", "not_understood"}
-    assert result.replies[0].kind == "menu"
-    assert result.replies[0].buttons
-    assert result.state.node == "main"
+def test_vague_free_text_about_nh_asks_which_topic_with_buttons(engine: Engine, bundle: Bundle) -> None:
+    state = SessionState("cause", ("main",))
+    result = engine.step(state, Text("nh zebra"))
+    assert result.outcome == "clarify"
+    assert result.replies[0].kind == "menu" and result.replies[0].buttons
+    assert result.state == state, "asking back must not lose the person's place"
 
 
-def test_unrelated_text_is_not_answered(engine: Engine, bundle: Bundle) -> None:
+def test_unrelated_text_is_out_of_scope_with_the_menu(engine: Engine, bundle: Bundle) -> None:
     result = engine.step(None, Text("what's the weather like in London tomorrow"))
-    assert result.outcome == "not_understood"
-    assert result.replies[0].text == bundle.texts["not_understood"]
+    assert result.outcome == "out_of_scope"
+    assert result.replies[0].text == bundle.texts["out_of_scope"]
+    assert [b.label for row in result.replies[0].buttons for b in row] == [t.label for t in bundle.topics]
 
 
-def test_greetings_get_the_welcome(engine: Engine, bundle: Bundle) -> None:
-    for text in ("hello", "Thanks!", "bye", "menu"):
+def test_greetings_get_a_friendly_reply_and_the_menu(engine: Engine, bundle: Bundle) -> None:
+    for text in ("hello", "Thanks!", "bye", "menu", "hello there 👋"):
         result = engine.step(None, Text(text))
         assert result.outcome == "greeting", text
-        assert result.replies[0].text == bundle.texts["welcome"]
+        assert result.replies[0].text == bundle.texts["greeting"]
+        assert result.replies[0].buttons
 
 
 def test_engine_never_raises_and_always_replies(engine: Engine, bundle: Bundle) -> None:

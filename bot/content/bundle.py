@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.content.models import Answer, FlowNode, Organisation, Source, SourceRef, Topic
+from bot.content.models import Answer, FlowNode, LanguageFile, Organisation, SafetyFile, ScopeFile, Source, SourceRef, Topic
 
 
 @dataclass(frozen=True)
@@ -20,7 +19,9 @@ class Bundle:
     sources: Mapping[str, Source]
     countries: Mapping[str, str]
     organisations: Mapping[str, tuple[Organisation, ...]]  # by country code
-    emergency: tuple[re.Pattern[str], ...]
+    safety: SafetyFile
+    scope: ScopeFile
+    language: LanguageFile
     review_after_months: int = 12
 
     def exists(self, node_id: str) -> bool:

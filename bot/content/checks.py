@@ -10,7 +10,7 @@ from bot.content.models import MAX_LABEL_CHARS
 from bot.content.problems import Problem, did_you_mean
 from bot.core import callback
 from bot.core.engine import Engine, compose_answer
-from bot.core.matching import normalise
+from bot.core.matching import fold
 
 TELEGRAM_MAX_MESSAGE = 4096
 
@@ -94,6 +94,19 @@ def check(loaded: Loaded) -> list[Problem]:
 
     known = set(answers) | set(nodes)
 
+    scope = loaded.scope
+    for where, answer_id in ((("hfe", "answer"), scope.model.hfe.answer), (("name_only",), scope.model.name_only)):
+        if answer_id not in answers:
+            error(scope, scope.line(*where), f"unknown answer {answer_id!r}{did_you_mean(answer_id, answers)}")
+    language = loaded.language
+    owner_of: dict[str, str] = {}
+    for concept, variants in language.model.synonyms.items():
+        for j, variant in enumerate(variants):
+            other = owner_of.setdefault(fold(variant), concept)
+            if other != concept:
+                error(language, language.line("synonyms", concept, j),
+                      f"{variant!r} is listed under both {other!r} and {concept!r}: a word can mean one concept only")
+
     # --- references ----------------------------------------------------------------
     for tf in loaded.topic_files:
         for i, answer in enumerate(tf.model.answers):
@@ -144,10 +157,10 @@ def check(loaded: Loaded) -> list[Problem]:
             error(where, where.line("answers" if node_id in answers else "nodes", i, "id"),
                   f"id {node_id!r} makes callback data of {len(data.encode())} bytes (limit {callback.MAX_CALLBACK_BYTES})")
     # Its first sentence, without one-letter leftovers of emoji such as "ℹ️" (NFKD makes that an "i").
-    disclaimer_opening = " ".join(w for w in normalise(disclaimer.split(".")[0]).split() if len(w) > 1)
+    disclaimer_opening = " ".join(w for w in fold(disclaimer.split(".")[0]).split() if len(w) > 1)
     for answer_id, (tf, i) in answers.items():
         answer = bundle.answers[answer_id]
-        if disclaimer_opening and disclaimer_opening in normalise(answer.text):
+        if disclaimer_opening and disclaimer_opening in fold(answer.text):
             error(tf, tf.line("answers", i, "text"), f"answer {answer_id!r} repeats the disclaimer: the bot adds it after every answer")
         shown = compose_answer(answer.question, answer.text, disclaimer)
         if len(shown) > TELEGRAM_MAX_MESSAGE:
@@ -171,7 +184,7 @@ def check(loaded: Loaded) -> list[Problem]:
     for answer_id, (tf, i) in answers.items():
         for j, phrasing in enumerate(bundle.answers[answer_id].phrasings):
             here = f"{tf.path}:{tf.line('answers', i, 'phrasings', j)}"
-            owner, where = phrasing_owner.setdefault(normalise(phrasing), (answer_id, here))
+            owner, where = phrasing_owner.setdefault(fold(phrasing), (answer_id, here))
             if owner != answer_id:
                 warn(tf, tf.line("answers", i, "phrasings", j),
                      f"phrasing {phrasing!r} is also an example for answer {owner!r} ({where})")

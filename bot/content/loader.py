@@ -8,7 +8,6 @@ are special; every other `*.yaml` there is a topic file of answers. Every
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ from bot.content.bundle import Bundle
 from bot.content.models import (
     ALL_MODELS,
     FlowFile,
+    LanguageFile,
     SafetyFile,
+    ScopeFile,
     SourcesFile,
     TextsFile,
     TopicFile,
@@ -29,7 +30,14 @@ from bot.content.models import (
 from bot.content.problems import Problem, did_you_mean, display_path
 
 FIELD_NAMES = sorted({name for model in ALL_MODELS for name in model.model_fields})
-SPECIAL_FILES = {"topics.yaml": TopicsFile, "texts.yaml": TextsFile, "sources.yaml": SourcesFile, "safety.yaml": SafetyFile}
+SPECIAL_FILES = {
+    "topics.yaml": TopicsFile,
+    "texts.yaml": TextsFile,
+    "sources.yaml": SourcesFile,
+    "safety.yaml": SafetyFile,
+    "scope.yaml": ScopeFile,
+    "language.yaml": LanguageFile,
+}
 
 
 class ContentError(Exception):
@@ -61,6 +69,8 @@ class Loaded:
     texts: Located | None = None
     sources: Located | None = None
     safety: Located | None = None
+    scope: Located | None = None
+    language: Located | None = None
     topic_files: list[Located] = field(default_factory=list)
     flow_files: list[Located] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -118,9 +128,8 @@ def read_all(content_dir: Path, flows_dir: Path) -> Loaded:
         located = _read(path, model, loaded)
         if located is None:
             continue
-        attr = {"topics.yaml": "topics", "texts.yaml": "texts", "sources.yaml": "sources", "safety.yaml": "safety"}.get(path.name)
-        if attr:
-            setattr(loaded, attr, located)
+        if path.name in SPECIAL_FILES:
+            setattr(loaded, path.name.removesuffix(".yaml"), located)
         else:
             loaded.topic_files.append(located)
     for path in flow_files:
@@ -156,7 +165,9 @@ def build(loaded: Loaded) -> Bundle:
         sources=dict(loaded.sources.model.sources),
         countries=countries,
         organisations={k: tuple(v) for k, v in organisations.items()},
-        emergency=tuple(re.compile(p, re.IGNORECASE) for p in loaded.safety.model.emergency),
+        safety=loaded.safety.model,
+        scope=loaded.scope.model,
+        language=loaded.language.model,
         review_after_months=loaded.topics.model.review_after_months,
     )
 

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 # Ids appear in callback data and deep links (t.me/<bot>?start=<id>), which allow only these.
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
@@ -38,10 +38,15 @@ REQUIRED_TEXTS = (
     "forget_done",
     "group_chat",
     "clarify",
+    "clarify_topic",
     "not_understood",
     "error",
     "about",
     "urgent_care",
+    "greeting",
+    "out_of_scope",
+    "out_of_scope_personal",
+    "out_of_scope_hfe",
 )
 
 
@@ -167,18 +172,45 @@ class SourcesFile(Strict):
     sources: dict[Annotated[str, StringConstraints(pattern=ID_PATTERN)], Source]
 
 
-class SafetyFile(Strict):
-    emergency: list[Text] = Field(min_length=1)
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+    return pattern
 
-    @field_validator("emergency")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
-        return patterns
+
+Pattern = Annotated[str, StringConstraints(min_length=1), AfterValidator(_compiles)]
+Word = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
+
+
+class SafetyFile(Strict):
+    crisis: list[Pattern] = Field(min_length=1)
+    urgent: list[Pattern] = Field(min_length=1)
+    general_question: list[Pattern] = Field(default_factory=list)
+
+
+class HfeRule(Strict):
+    patterns: list[Pattern] = Field(min_length=1)
+    compare: list[Pattern] = Field(default_factory=list)
+    answer: Id
+
+
+class ScopeFile(Strict):
+    anchors: list[Pattern] = Field(min_length=1)
+    name_only: Id
+    personal: list[Pattern] = Field(default_factory=list)
+    hfe: HfeRule
+    unless_nh: list[Pattern] = Field(default_factory=list)
+    examples: list[Text] = Field(default_factory=list)
+
+
+class LanguageFile(Strict):
+    spelling: dict[Word, Word] = Field(default_factory=dict)
+    synonyms: dict[Word, list[Word]] = Field(default_factory=dict)
+    weights: dict[Word, Annotated[float, Field(gt=0, le=3)]] = Field(default_factory=dict)
+    stopwords: list[Word] = Field(default_factory=list)
+    greetings: list[Word] = Field(default_factory=list)
 
 
 class ButtonSpec(Strict):
@@ -215,5 +247,5 @@ class FlowFile(Strict):
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     Source, SourceRef, Answer, Organisation, TopicFile, Topic, TopicsFile, TextsFile, SourcesFile,
-    SafetyFile, ButtonSpec, FlowNode, FlowFile,
+    SafetyFile, HfeRule, ScopeFile, LanguageFile, ButtonSpec, FlowNode, FlowFile,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.content.bundle import Bundle
 from bot.core import callback
-from bot.core.matching import Matcher, normalise
+from bot.core.understanding import Understanding, Verdict
 from bot.core.model import (
     MAX_BACK_STACK,
     Button,
@@ -38,10 +38,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 BACK_LABEL = "⬅️ Back"
 MAIN_LABEL = "🏠 Main menu"
 
-GREETINGS = frozenset(
-    {"hi", "hello", "hey", "hallo", "hola", "thanks", "thank you", "thx", "ty", "bye", "goodbye",
-     "menu", "help", "start", "good morning", "good evening", "hello there", "ok", "okay"}
-)
+OUT_OF_SCOPE_TEXTS = {"personal": "out_of_scope_personal", "hfe": "out_of_scope_hfe", "other": "out_of_scope"}
 
 
 def compose_answer(title: str | None, body: str, disclaimer: str) -> str:
@@ -53,7 +50,7 @@ def compose_answer(title: str | None, body: str, disclaimer: str) -> str:
 class Engine:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self.matcher = Matcher(bundle)
+        self.understanding = Understanding(bundle)
         self._main = SessionState(node=bundle.start)
 
     # --- entry point ------------------------------------------------------
@@ -122,22 +119,26 @@ class Engine:
         return self._stale()
 
     def _text(self, state: SessionState, text: str) -> StepResult:
-        # Emergencies come before everything else, whatever else the message says.
-        plain = normalise(text)
-        if any(p.search(plain) for p in self.bundle.emergency):
-            urgent = Reply(self.bundle.texts["urgent_care"], "urgent")
-            return StepResult(state, (urgent, self._render(self.bundle.start)), "emergency")
-        if plain in GREETINGS or not plain:
-            return StepResult(self._main, (self._main_menu(self.bundle.texts["welcome"]),), "greeting")
-        match = self.matcher.match(text)
-        if match.answer_id is not None:
-            result = self._goto(state, match.answer_id, "answer")
-            return StepResult(result.state, result.replies, "answer", extras={"answer": match.answer_id})
-        if match.candidates:
-            rows = tuple((self._button_to(c, from_menu=True),) for c in match.candidates)
+        verdict = self.understanding.classify(text)
+        texts = self.bundle.texts
+        if verdict.outcome == "emergency":  # urgent care first, before anything else
+            urgent = Reply(texts["urgent_care"], "urgent")
+            return StepResult(state, (urgent, self._render(self.bundle.start)), "emergency", verdict=verdict)
+        if verdict.outcome == "greeting":
+            return StepResult(self._main, (self._main_menu(texts["greeting"]),), "greeting", verdict=verdict)
+        if verdict.outcome == "answer" and verdict.answer_id:
+            result = self._goto(state, verdict.answer_id, "answer")
+            return StepResult(result.state, result.replies, "answer", verdict=verdict)
+        if verdict.outcome == "clarify":
+            if not verdict.suggestions:
+                return StepResult(state, (self._main_menu(texts["clarify_topic"]),), "clarify", verdict=verdict)
+            rows = tuple((self._button_to(c, from_menu=True),) for c in verdict.suggestions)
             rows += ((Button(MAIN_LABEL, self._data(callback.MAIN, from_menu=True)),),)
-            return StepResult(state, (Reply(self.bundle.texts["clarify"], "menu", buttons=rows),), "clarify")
-        return StepResult(state, (self._main_menu(self.bundle.texts["not_understood"]),), "not_understood")
+            return StepResult(state, (Reply(texts["clarify"], "menu", buttons=rows),), "clarify", verdict=verdict)
+        text_key = OUT_OF_SCOPE_TEXTS[verdict.reason or "other"]
+        rows = tuple((self._button_to(c, from_menu=True),) for c in verdict.suggestions)
+        rows += self._render(self.bundle.start).buttons
+        return StepResult(state, (Reply(texts[text_key], "menu", buttons=rows),), "out_of_scope", verdict=verdict)
 
     # --- navigation and rendering -------------------------------------------
 

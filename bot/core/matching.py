@@ -1,13 +1,15 @@
-"""Free-text matching to vetted answers (a first, cautious version).
+"""Reading typed text, and finding the phrasings closest to it. Pure and fast.
 
-Scores each answer by how much of the message's vocabulary its example phrasings
-share, weighting rare words more (IDF) and forgiving typos with rapidfuzz. Words
-the bot has never seen still count against a match: a message mostly about
-something else ("my dad's ferritin is 900...") must not ride on one shared word.
-The disease's own names say little about *which* answer is meant, so they weigh
-less. It answers only when one answer is clearly ahead; otherwise it offers the
-best candidates as buttons, because a clarifying question costs far less than a
-confident wrong medical answer.
+`Lexicon` turns text into the words the matcher compares, using the editors'
+data in content/language.yaml: spelling variants, synonyms (which also map
+Spanish and German words to English concepts), stopwords. `Index` scores a
+message against every target's example phrasings with TF-IDF weights:
+
+- rare words weigh more than common ones; the disease's own names weigh little,
+  because nearly every question contains them;
+- a misspelt word is matched to the closest known word (rapidfuzz);
+- words the index has never seen still count against a match, so a message mostly
+  about something else cannot ride on one shared word.
 """
 
 from __future__ import annotations
@@ -15,116 +17,214 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import Counter
+from collections.abc import Iterable
+import gzip
+import json
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
 
 from rapidfuzz import fuzz, process
 
-# Match on at most this much of a message: long rambles rarely add signal, and it bounds the work.
+# Match on at most this much of a message: long rambles add little signal, and it bounds the work.
 MAX_MATCH_CHARS = 600
-ANSWER_SCORE = 0.55
-ANSWER_MARGIN = 0.12
-CLARIFY_SCORE = 0.25
-FUZZY_TOKEN_CUTOFF = 84
+FUZZY_CUTOFF = 85
+# How much the best single phrasing counts against all of a target's phrasings together.
+PHRASING_SHARE = 0.6
+# Words outside the sentence that asks the question (background, feelings) count this much.
+BACKGROUND_SHARE = 0.5
+# An unseen word weighs this share of a typical word.
+UNKNOWN_SHARE = 0.5
+# Sentences, and clauses joined by "so"/"but" ("I know the risk is high, so what can be done?").
+_SENTENCE_END = re.compile(r"(?<=[.?!\n;])\s*|,\s*(?=(?:so|but|and so|because|though)\b)", re.IGNORECASE)
 
-STOPWORDS = frozenset(
-    """a an the is are was were be been being am i im me my we our us you your he she it its they them
-    their his her this that these those of to in on at for from by with about as and or but if so do does
-    did done can could would should will shall may might must have has had not no yes what whats which who
-    how why when where there here pls please just really very any some more most also too than then
-    get got gets one thing things tell know want need like go going ok okay hi hello thanks""".split()
-)
+ENGLISH_STOPWORDS = frozenset(
+    """a an the is are was were be been being am i im ive id me my mine we our ours us you your yours he she
+    him her hers it its they them their this that these those of to in on at for from by with about as and or
+    but if so do does did done doing can could would should will shall may might must have has had having not
+    no yes what which who whom how when where there here just really very any some more most also too than
+    then get got gets one thing things want need like go going going went come came make made let lets
+    there's theres what's whats it's thats that's he's she's we're were they're i'm i've i'd you're dont
+    don't didn't didnt doesn't doesnt isn't isnt wasn't wasnt cant can't wont won't im ill i'll all
+    same other another into over under up down out off again""".split()
+) - {"again"}
 
-# Names of the disease itself: present in most questions, so weak evidence for any one answer.
-DISEASE_NAMES = frozenset({"nh", "gald", "neonatal", "hemochromatosis", "haemochromatosis", "hemochromatosi",
-                           "haemochromatosi", "gestational", "alloimmune"})
-DISEASE_WEIGHT = 0.25
-
-_NON_WORD = re.compile(r"[^a-z0-9' ]+")
+_NON_WORD = re.compile(r"[^a-z0-9 ]+")
+DISEASE_NAMES = frozenset({"nh", "gald"})
+# A word seen this often in pyspellchecker's English frequency list is a real word, not a typo.
+REAL_WORD_COUNT = 20
 
 
-def normalise(text: str) -> str:
-    """Lower case, accents and emoji removed, punctuation to spaces, single-spaced."""
-    text = unicodedata.normalize("NFKD", text[:MAX_MATCH_CHARS * 4])
+@cache
+def english_words() -> frozenset[str]:
+    """Common English words, from the word list pyspellchecker ships (read once per process, offline)."""
+    data = resources.files("spellchecker").joinpath("resources", "en.json.gz").read_bytes()
+    counts = json.loads(gzip.decompress(data))
+    return frozenset(word for word, count in counts.items() if count >= REAL_WORD_COUNT)
+
+
+def fold(text: str) -> str:
+    """Lower case, accents and emoji removed, apostrophes dropped, other punctuation to spaces."""
+    text = unicodedata.normalize("NFKD", text[: MAX_MATCH_CHARS * 4])
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = text.replace("’", "'")
+    text = text.replace("’", "").replace("'", "")
     return " ".join(_NON_WORD.sub(" ", text).split())
 
 
-def _stem(token: str) -> str:
-    for suffix in ("ies", "es", "s"):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-            return token[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return token
+def stem(word: str) -> str:
+    """A light plural stemmer: enough to meet "causes"/"cause", "babies"/"baby", "tests"/"test"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ous")):
+        return word[:-1]
+    return word
 
 
-def tokens(text: str) -> list[str]:
-    words = normalise(text)[:MAX_MATCH_CHARS].replace("'", "").split()
-    return [_stem(w) for w in words if w not in STOPWORDS and len(w) > 1]
+class Lexicon:
+    """The editors' language data, compiled once."""
+
+    def __init__(self, spelling: dict[str, str], synonyms: dict[str, list[str]], stopwords: Iterable[str],
+                 greetings: Iterable[str], weights: dict[str, float] | None = None) -> None:
+        self._spelling = sorted(spelling.items(), key=lambda kv: len(kv[0]), reverse=True)
+        self.concepts = frozenset(synonyms)
+        variants: dict[str, str] = {}
+        for concept, words in synonyms.items():
+            for variant in words:
+                variants[self.spell(fold(variant))] = concept
+        phrases = sorted((v for v in variants if " " in v), key=len, reverse=True)
+        self._phrase_re = re.compile(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b") if phrases else None
+        self._phrases = {v: c for v, c in variants.items() if " " in v}
+        self.single = {v: c for v, c in variants.items() if " " not in v}
+        self.stopwords = (ENGLISH_STOPWORDS | {fold(w) for w in stopwords}) - self.concepts - set(self.single)
+        self.greetings = frozenset(fold(w) for w in greetings)
+        self.weights = {self.single.get(fold(w), fold(w)): v for w, v in (weights or {}).items()}
+
+    def spell(self, text: str) -> str:
+        words = []
+        for word in text.split():
+            for prefix, replacement in self._spelling:
+                if word.startswith(prefix):
+                    word = replacement + word[len(prefix) :]
+                    break
+            words.append(word)
+        return " ".join(words)
+
+    def clean(self, text: str) -> str:
+        """Folded and spelling-unified: what the safety and scope patterns read."""
+        return self.spell(fold(text))
+
+    def words(self, text: str) -> list[str]:
+        """Concept and content words of a text, in order; unknown words kept as they are."""
+        cleaned = self._phrased(self.clean(text)[:MAX_MATCH_CHARS])
+        # A disease name inside a phrase ("another NH baby", "lower the GALD risk") must not hide it.
+        without_names = " ".join(w for w in cleaned.split() if w not in DISEASE_NAMES)
+        if without_names != cleaned:
+            cleaned += " " + self._phrased(without_names)
+        out = []
+        for word in cleaned.split():
+            if word in self.stopwords or len(word) < 2:
+                continue
+            out.append(self.single.get(word) or self.single.get(stem(word)) or stem(word))
+        return list(dict.fromkeys(out))
+
+    def _phrased(self, text: str) -> str:
+        if self._phrase_re is None:
+            return text
+        return self._phrase_re.sub(lambda m: self._phrases[m.group(0)], text)
+
+    def weighted_words(self, text: str) -> dict[str, float]:
+        """Words with how much they count: full in the sentence that asks, less in the background."""
+        sentences = [s for s in _SENTENCE_END.split(text[: MAX_MATCH_CHARS * 2]) if s.strip()]
+        asking = [s for s in sentences if "?" in s] or sentences[-1:]
+        weights: dict[str, float] = {}
+        for sentence in sentences:
+            share = 1.0 if sentence in asking or len(sentences) == 1 else BACKGROUND_SHARE
+            for word in self.words(sentence):
+                weights[word] = max(weights.get(word, 0.0), share)
+        return weights
+
+    def is_greeting(self, text: str) -> bool:
+        words = fold(text).split()
+        return bool(words) and all(w in self.greetings for w in words)
 
 
 @dataclass(frozen=True)
-class Match:
-    answer_id: str | None  # set only when confident
-    candidates: tuple[str, ...] = ()  # best guesses, for a clarifying question
-    score: float = 0.0
+class Scored:
+    target: str
+    score: float
+    matched: tuple[str, ...]
 
 
-class Matcher:
-    def __init__(self, bundle) -> None:  # noqa: ANN001 - Bundle; avoids an import cycle in type checkers
-        self._phrasings: list[tuple[str, Counter[str]]] = []
-        examples = [(a.id, text) for a in bundle.answers.values() for text in (a.question, *a.phrasings)]
-        # A support organisation's name leads to the list for its country.
-        for node in bundle.nodes.values():
-            if node.type == "organisations":
-                examples += [(node.id, org.name) for org in bundle.organisations.get(node.country, ())]
+class Index:
+    """Targets (answers, organisation lists, "out of scope") and their example phrasings."""
+
+    def __init__(self, lexicon: Lexicon, examples: Iterable[tuple[str, str]]) -> None:
+        self.lexicon = lexicon
+        phrasings: dict[str, list[frozenset[str]]] = {}
         for target, text in examples:
-            toks = Counter(tokens(text))
-            if toks:
-                self._phrasings.append((target, toks))
-        docs = len(self._phrasings) or 1
-        df: Counter[str] = Counter()
-        for _, toks in self._phrasings:
-            df.update(toks.keys())
-        self._idf = {t: math.log(1 + docs / n) * (DISEASE_WEIGHT if t in DISEASE_NAMES else 1.0) for t, n in df.items()}
-        self._vocabulary = list(self._idf)
-        # An unseen word weighs like a typical word: it is evidence the message is about something else.
+            words = frozenset(lexicon.words(text))
+            if words:
+                phrasings.setdefault(target, []).append(words)
+        self._phrasings = phrasings
+        self._bags = {t: frozenset().union(*ps) for t, ps in phrasings.items()}
+        targets = len(self._bags) or 1
+        df: dict[str, int] = {}
+        for bag in self._bags.values():
+            for word in bag:
+                df[word] = df.get(word, 0) + 1
+        self._idf = {w: math.log(1 + targets / n) * lexicon.weights.get(w, 1.0) for w, n in df.items()}
+        self.full_weight = {w for w in self._idf if lexicon.weights.get(w, 1.0) >= 1.0}
         ordered = sorted(self._idf.values())
-        self._unknown_weight = ordered[len(ordered) // 2] if ordered else 1.0
+        # An unseen word still counts: it is evidence the message is about something else.
+        self._unknown_weight = UNKNOWN_SHARE * ordered[len(ordered) // 2] if ordered else 1.0
+        self._known = sorted(set(self._idf) | set(lexicon.single))
+        self._real_words = english_words() - set(self._known)
+        self._correct = lru_cache(maxsize=4096)(self._closest)
 
-    def _known(self, token: str) -> str | None:
-        if token in self._idf:
-            return token
-        if len(token) < 4:
+    def _closest(self, word: str) -> str | None:
+        # A real word we do not know ("taking") is not a typo of one we know ("talking").
+        if len(word) < 4 or word.isdigit() or word in self._real_words:
             return None
-        found = process.extractOne(token, self._vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_TOKEN_CUTOFF)
-        return found[0] if found else None
+        found = process.extractOne(word, self._known, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        if found is None:
+            return None
+        return self.lexicon.single.get(found[0], found[0])
 
-    def scores(self, text: str) -> dict[str, float]:
-        words = set(tokens(text))
-        query = {k for k in (self._known(t) for t in words) if k}
-        if not query:
-            return {}
-        unknown = len(words) - len(query)
-        q_weight = sum(self._idf[t] for t in query) + unknown * self._unknown_weight
-        best: dict[str, float] = {}
-        for answer_id, toks in self._phrasings:
-            shared = sum(self._idf[t] for t in query if t in toks)
-            if not shared:
+    def query(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
+        """(known words, unknown words) of a message with their shares, typos corrected."""
+        known: dict[str, float] = {}
+        unknown: dict[str, float] = {}
+        for word, share in self.lexicon.weighted_words(text).items():
+            corrected = word if word in self._idf else self._correct(word)
+            if corrected in self._idf:
+                known[corrected] = max(known.get(corrected, 0.0), share)
+            else:
+                unknown[word] = share
+        return known, unknown
+
+    def weight(self, word: str) -> float:
+        return self._idf.get(word, self._unknown_weight)
+
+    def rank(self, text: str) -> tuple[list[Scored], list[str], list[str]]:
+        known, unknown = self.query(text)
+        if not known:
+            return [], list(known), list(unknown)
+        q = {w: self._idf[w] * share for w, share in known.items()}
+        q_weight = sum(q.values()) + sum(unknown.values()) * self._unknown_weight
+        ranked = []
+        for target, phrasings in self._phrasings.items():
+            bag = self._bags[target]
+            matched = [w for w in q if w in bag]
+            if not matched:
                 continue
-            p_weight = sum(self._idf[t] for t in toks)
-            score = shared / math.sqrt(q_weight * p_weight)
-            if score > best.get(answer_id, 0.0):
-                best[answer_id] = score
-        return best
-
-    def match(self, text: str) -> Match:
-        ranked = sorted(self.scores(text).items(), key=lambda kv: kv[1], reverse=True)
-        if not ranked:
-            return Match(None)
-        top_id, top = ranked[0]
-        second = ranked[1][1] if len(ranked) > 1 else 0.0
-        if top >= ANSWER_SCORE and top - second >= ANSWER_MARGIN:
-            return Match(top_id, score=top)
-        candidates = tuple(a for a, s in ranked[:3] if s >= CLARIFY_SCORE)
-        return Match(None, candidates, top)
+            best = 0.0
+            for words in phrasings:
+                shared = sum(q[w] for w in matched if w in words)
+                if shared:
+                    p_weight = sum(self._idf[w] for w in words)
+                    best = max(best, shared / math.sqrt(q_weight * p_weight))
+            coverage = sum(q[w] for w in matched) / q_weight
+            score = PHRASING_SHARE * best + (1 - PHRASING_SHARE) * coverage
+            ranked.append(Scored(target, score, tuple(matched)))
+        ranked.sort(key=lambda s: s.score, reverse=True)
+        return ranked, list(known), list(unknown)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 MAX_BACK_STACK = 10
@@ -85,8 +85,8 @@ class Reply:
 
 
 Outcome = Literal[
-    "start", "navigate", "answer", "clarify", "not_understood", "emergency", "greeting",
-    "stale", "command", "unknown_command", "non_text", "forget", "group",
+    "start", "navigate", "answer", "clarify", "out_of_scope", "emergency", "greeting",
+    "stale", "command", "unknown_command", "non_text", "forget", "group", "not_understood",
 ]
 
 
@@ -102,4 +102,4 @@ class StepResult:
     replies: tuple[Reply, ...]
     outcome: Outcome
     forget: bool = False
-    extras: dict[str, str] = field(default_factory=dict)
+    verdict: object | None = None  # the Understanding's Verdict, for typed messages

@@ -1,0 +1,134 @@
+"""Scoring free-text understanding against labelled messages (`make eval`, and a test).
+
+Each labelled message has `text` and `topic`: a content topic, or `out_of_scope`,
+`emergency` or `greeting`. The figures are the targets of issue 3.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.core.understanding import Understanding, Verdict
+
+SPECIAL = ("out_of_scope", "emergency", "greeting")
+
+
+@dataclass
+class Report:
+    on_topic: int = 0
+    answered_right: int = 0
+    answered_wrong: int = 0
+    clarified: int = 0
+    emergencies: int = 0
+    emergencies_caught: int = 0
+    others: int = 0
+    false_emergencies: int = 0
+    out_of_scope: int = 0
+    out_of_scope_answered: int = 0
+    out_of_scope_recognised: int = 0
+    greetings: int = 0
+    greetings_recognised: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def share(part: int, whole: int) -> float:
+        return part / whole if whole else 0.0
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "answer_right_topic": self.share(self.answered_right, self.on_topic),
+            "answer_wrong_topic": self.share(self.answered_wrong, self.on_topic),
+            "clarify_on_topic": self.share(self.clarified, self.on_topic),
+            "emergency_recall": self.share(self.emergencies_caught, self.emergencies),
+            "emergency_false_alarms": self.share(self.false_emergencies, self.others),
+            "out_of_scope_answered": self.share(self.out_of_scope_answered, self.out_of_scope),
+            "out_of_scope_recognised": self.share(self.out_of_scope_recognised, self.out_of_scope),
+            "greetings_recognised": self.share(self.greetings_recognised, self.greetings),
+        }
+
+
+def verdict_json(understanding: Understanding, text: str, verdict: Verdict) -> dict:
+    topic = understanding.topic(verdict.answer_id if verdict.outcome == "answer" else
+                                (verdict.suggestions[0] if verdict.outcome == "clarify" and verdict.suggestions else None))
+    return {
+        "text": text,
+        "outcome": verdict.outcome,
+        "topic": topic,
+        "answer_id": verdict.answer_id,
+        "confidence": verdict.confidence,
+        "suggestions": list(verdict.suggestions),
+        "why": list(verdict.why),
+    }
+
+
+def read_labelled(paths: Iterable[Path]) -> list[dict]:
+    rows = []
+    for path in paths:
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows
+
+
+def evaluate(understanding: Understanding, rows: list[dict]) -> Report:
+    report = Report()
+    for row in rows:
+        text, expected = row["text"], row["topic"]
+        verdict = understanding.classify(text) if not text.startswith("/") else Verdict("greeting")
+        got = verdict.outcome
+        topic = understanding.topic(verdict.answer_id) if got == "answer" else None
+        ok = True
+        if expected == "emergency":
+            report.emergencies += 1
+            report.emergencies_caught += got == "emergency"
+            ok = got == "emergency"
+        else:
+            report.others += 1
+            report.false_emergencies += got == "emergency"
+            ok = got != "emergency"
+        if expected == "out_of_scope":
+            report.out_of_scope += 1
+            report.out_of_scope_answered += got == "answer"
+            report.out_of_scope_recognised += got == "out_of_scope"
+            ok = got == "out_of_scope"
+        elif expected == "greeting":
+            report.greetings += 1
+            report.greetings_recognised += got == "greeting"
+            ok = got == "greeting"
+        elif expected not in SPECIAL:
+            report.on_topic += 1
+            report.answered_right += got == "answer" and topic == expected
+            report.answered_wrong += got == "answer" and topic != expected
+            report.clarified += got == "clarify"
+            ok = got == "answer" and topic == expected
+        if not ok:
+            shown = f"{got}:{verdict.answer_id}" if got == "answer" else got
+            if got == "clarify":
+                shown += f"[{', '.join(verdict.suggestions)}]"
+            report.failures.append(f"{row.get('id', '?')}  expected {expected:<12} got {shown:<40} {text[:90]!r}")
+    return report
+
+
+TARGETS = {
+    "answer_right_topic": (">=", 0.92),
+    "answer_wrong_topic": ("<=", 0.01),
+    "emergency_recall": (">=", 1.0),
+    "emergency_false_alarms": ("<=", 0.01),
+    "out_of_scope_answered": ("<=", 0.02),
+    "greetings_recognised": (">=", 1.0),
+}
+
+
+def render(report: Report, label: str) -> str:
+    lines = [f"{label}: {report.on_topic} on-topic, {report.emergencies} emergency, {report.out_of_scope} out-of-scope, "
+             f"{report.greetings} greeting messages"]
+    for name, value in report.figures().items():
+        target = TARGETS.get(name)
+        mark = ""
+        if target:
+            op, bound = target
+            met = value >= bound if op == ">=" else value <= bound
+            mark = f"  target {op} {bound:.0%}  {'ok' if met else 'MISSED'}"
+        lines.append(f"  {name:<26} {value:7.1%}{mark}")
+    return "\n".join(lines)
