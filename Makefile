@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 
-.PHONY: run test install install-test validate chat clean help
+.PHONY: run test eval install install-test validate chat clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make test      run the whole test suite"
 	@echo "make validate  check content/ and flows/"
 	@echo "make chat      chat with the bot in the terminal"
+	@echo "make eval      how well typed questions are understood, on tests/data/*.jsonl"
 	@echo "make clean     remove the virtual environment and caches"
 
 $(BIN)/python:
@@ -40,6 +41,9 @@ chat: install
 
 validate: install
 	$(BIN)/python -m bot validate
+
+eval: install
+	$(BIN)/python -m bot eval
 
 test: install-test
 	$(BIN)/python -m bot validate

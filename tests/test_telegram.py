@@ -256,3 +256,30 @@ async def test_an_error_in_one_update_gets_an_apology_and_the_bot_goes_on(
     assert [label for label, _ in apology.buttons] == [t.label for t in bundle.topics]
     assert later.text.startswith("What causes NH?")
     assert any("error while handling an update: BadRequest" in r.getMessage() for r in caplog.records)
+
+
+async def test_each_free_text_outcome_through_telegram(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    async with running_bot(fake_api, settings):
+        person = Person(fake_api, CHAT)
+        (greeting,) = await person.say("hello there 👋")
+        (answer,) = await person.say("wil it hapen again next baby")
+        (clarify,) = await person.say("ivig")
+        (chosen,) = await person.tap(bundle.label("prevention-ivig"), on=clarify)
+        (hfe,) = await person.say("how often will I need phlebotomy for my hemochromatosis")
+        (difference,) = await person.tap(bundle.label("nh-vs-hfe"), on=hfe)
+        (personal,) = await person.say("how much IVIG should I take, I weigh 70kg")
+        (weather,) = await person.say("what's the weather tomorrow")
+        urgent, menu = await person.say("my baby is not breathing", replies=2)
+    assert greeting.text == bundle.texts["greeting"]
+    assert answer.text.startswith("What happens in the next pregnancy?") and answer.text.endswith(bundle.texts["disclaimer"])
+    assert clarify.text == bundle.texts["clarify"]
+    labels = [label for label, _ in clarify.buttons]
+    assert len(labels) == 4 and labels[-1] == MAIN_LABEL
+    assert chosen.method == "sendMessage" and chosen.text.startswith("Can NH be prevented in a later pregnancy?")
+    assert hfe.text == bundle.texts["out_of_scope_hfe"]
+    assert [label for label, _ in hfe.buttons][0] == bundle.label("nh-vs-hfe")
+    assert difference.text.startswith("Is NH the same as hereditary hemochromatosis?")
+    assert personal.text == bundle.texts["out_of_scope_personal"]
+    assert weather.text == bundle.texts["out_of_scope"]
+    assert [label for label, _ in weather.buttons] == [t.label for t in bundle.topics]
+    assert urgent.text == bundle.texts["urgent_care"] and menu.buttons

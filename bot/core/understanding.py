@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.content.bundle import Bundle
-from bot.core.matching import Index, Lexicon
+from bot.core.matching import DISEASE_NAMES, Index, Lexicon
 
 OUT_OF_SCOPE = "(out of scope)"
 
@@ -130,17 +130,19 @@ class Understanding:
         if not answers:
             return self._nothing_matched(anchored, known)
 
-        if anchored and not unknown and not (set(known) & self.index.full_weight):
+        if anchored and not unknown and set(known) <= DISEASE_NAMES:
             # Only the disease's name ("NH???"): the overview is what such a person wants.
             return Verdict("answer", self.bundle.scope.name_only, 0.5, why=tuple(known))
         best = answers[0]
         rival = next((s.score for s in answers[1:] if self.topic(s.target) != self.topic(best.target)), 0.0)
         intent = any(w in self.index.full_weight for w in best.matched)  # not just "baby" or "NH"
+        # Confidence is the score, discounted when another topic is close behind.
+        confidence = round(min(1.0, best.score) * min(1.0, (best.score - rival) / ANSWER_MARGIN), 3)
         if best.score >= ANSWER_SCORE and best.score - rival >= ANSWER_MARGIN and intent:
-            return Verdict("answer", best.target, round(best.score, 3), why=best.matched)
+            return Verdict("answer", best.target, confidence, why=best.matched)
         if best.score >= CLARIFY_SCORE or anchored:
             offered = tuple(s.target for s in answers[:MAX_SUGGESTIONS] if s.score >= CLARIFY_SCORE / 2)
-            return Verdict("clarify", confidence=round(best.score, 3), suggestions=offered or (best.target,), why=best.matched)
+            return Verdict("clarify", confidence=confidence, suggestions=offered or (best.target,), why=best.matched)
         return self._nothing_matched(anchored, known)
 
     def _nothing_matched(self, anchored: bool, known: list[str]) -> Verdict:
