@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 
-.PHONY: run test eval install install-test validate chat clean help
+.PHONY: run test eval bench install install-test validate chat clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make validate  check content/ and flows/"
 	@echo "make chat      chat with the bot in the terminal"
 	@echo "make eval      how well typed questions are understood, on tests/data/*.jsonl"
+	@echo "make bench     speed figures (bench/results.json)"
 	@echo "make clean     remove the virtual environment and caches"
 
 $(BIN)/python:
@@ -44,6 +45,9 @@ validate: install
 
 eval: install
 	$(BIN)/python -m bot eval
+
+bench: install
+	$(BIN)/python -m bench.run
 
 test: install-test
 	$(BIN)/python -m bot validate

@@ -33,6 +33,8 @@ FUZZY_CUTOFF = 85
 PHRASING_SHARE = 0.6
 # Words outside the sentence that asks the question (background, feelings) count this much.
 BACKGROUND_SHARE = 0.5
+# How many of the best targets get the exact score with low-weight words ("NH", "baby") added.
+TRAILING_CANDIDATES = 12
 # An unseen word weighs this share of a typical word.
 UNKNOWN_SHARE = 0.5
 # Sentences, and clauses joined by "so"/"but" ("I know the risk is high, so what can be done?").
@@ -156,7 +158,11 @@ class Scored:
 
 
 class Index:
-    """Targets (answers, organisation lists, "out of scope") and their example phrasings."""
+    """Targets (answers, organisation lists, "out of scope") and their example phrasings.
+
+    An inverted index (word -> phrasings) keeps a query's work proportional to the
+    phrasings that share a meaningful word with it, not to the size of the content.
+    """
 
     def __init__(self, lexicon: Lexicon, examples: Iterable[tuple[str, str]]) -> None:
         self.lexicon = lexicon
@@ -165,15 +171,30 @@ class Index:
             words = frozenset(lexicon.words(text))
             if words:
                 phrasings.setdefault(target, []).append(words)
-        self._phrasings = phrasings
-        self._bags = {t: frozenset().union(*ps) for t, ps in phrasings.items()}
-        targets = len(self._bags) or 1
+        self.targets = list(phrasings)
+        self._bags = [frozenset().union(*phrasings[t]) for t in self.targets]
+        count = len(self.targets) or 1
         df: dict[str, int] = {}
-        for bag in self._bags.values():
+        for bag in self._bags:
             for word in bag:
                 df[word] = df.get(word, 0) + 1
-        self._idf = {w: math.log(1 + targets / n) * lexicon.weights.get(w, 1.0) for w, n in df.items()}
+        self._idf = {w: math.log(1 + count / n) * lexicon.weights.get(w, 1.0) for w, n in df.items()}
         self.full_weight = {w for w in self._idf if lexicon.weights.get(w, 1.0) >= 1.0}
+        # Each phrasing: (target number, its words, the square root of its total weight).
+        self._phrasings = [
+            (number, words, math.sqrt(sum(self._idf[w] for w in words)))
+            for number, target in enumerate(self.targets)
+            for words in phrasings[target]
+        ]
+        self._owner = [number for number, _words, _norm in self._phrasings]
+        self._positions_of: list[list[int]] = [[] for _ in self.targets]
+        for position, number in enumerate(self._owner):
+            self._positions_of[number].append(position)
+        self._inverse_norm = [1.0 / norm for _number, _words, norm in self._phrasings]
+        self._postings: dict[str, list[int]] = {}
+        for position, (_number, words, _norm) in enumerate(self._phrasings):
+            for word in words:
+                self._postings.setdefault(word, []).append(position)
         ordered = sorted(self._idf.values())
         # An unseen word still counts: it is evidence the message is about something else.
         self._unknown_weight = UNKNOWN_SHARE * ordered[len(ordered) // 2] if ordered else 1.0
@@ -210,21 +231,42 @@ class Index:
         if not known:
             return [], list(known), list(unknown)
         q = {w: self._idf[w] * share for w, share in known.items()}
-        q_weight = sum(q.values()) + sum(unknown.values()) * self._unknown_weight
+        q_norm = math.sqrt(sum(q.values()) + sum(unknown.values()) * self._unknown_weight)
+        # Candidates come from meaningful words; "NH" or "baby" alone would touch nearly everything.
+        leading = [w for w in q if w in self.full_weight] or list(q)
+        trailing = [w for w in q if w not in leading]
+        shared: dict[int, float] = {}
+        get = shared.get
+        for word in leading:
+            weight = q[word]
+            for position in self._postings[word]:
+                shared[position] = get(position, 0.0) + weight
+        # Best phrasing per target on the meaningful words (the hot loop: keep it lean).
+        owner, inverse_norm = self._owner, self._inverse_norm
+        best: dict[int, tuple[float, int]] = {}
+        best_get = best.get
+        for position, value in shared.items():
+            number = owner[position]
+            ratio = value * inverse_norm[position]
+            if ratio > best_get(number, (0.0, 0))[0]:
+                best[number] = (ratio, position)
+        # Then, for the leading candidates only, add the low-weight words exactly.
+        if trailing:
+            trailing_set = frozenset(trailing)
+            for number in sorted(best, key=lambda n: best[n][0], reverse=True)[:TRAILING_CANDIDATES]:
+                for position in self._positions_of[number]:
+                    extra = self._phrasings[position][1] & trailing_set
+                    if extra:
+                        ratio = (get(position, 0.0) + sum(q[w] for w in extra)) * inverse_norm[position]
+                        if ratio > best[number][0]:
+                            best[number] = (ratio, position)
+        q_words = frozenset(q)
+        q_total = q_norm * q_norm
         ranked = []
-        for target, phrasings in self._phrasings.items():
-            bag = self._bags[target]
-            matched = [w for w in q if w in bag]
-            if not matched:
-                continue
-            best = 0.0
-            for words in phrasings:
-                shared = sum(q[w] for w in matched if w in words)
-                if shared:
-                    p_weight = sum(self._idf[w] for w in words)
-                    best = max(best, shared / math.sqrt(q_weight * p_weight))
-            coverage = sum(q[w] for w in matched) / q_weight
-            score = PHRASING_SHARE * best + (1 - PHRASING_SHARE) * coverage
-            ranked.append(Scored(target, score, tuple(matched)))
+        for number, (ratio, _position) in best.items():
+            matched = self._bags[number] & q_words
+            coverage = sum(q[w] for w in matched) / q_total
+            score = PHRASING_SHARE * ratio / q_norm + (1 - PHRASING_SHARE) * coverage
+            ranked.append(Scored(self.targets[number], score, tuple(w for w in q if w in matched)))
         ranked.sort(key=lambda s: s.score, reverse=True)
         return ranked, list(known), list(unknown)
