@@ -120,6 +120,11 @@ TARGETS = {
 }
 
 
+def meets(value: float, target: tuple[str, float]) -> bool:
+    op, bound = target
+    return value >= bound if op == ">=" else value <= bound
+
+
 def render(report: Report, label: str) -> str:
     lines = [f"{label}: {report.on_topic} on-topic, {report.emergencies} emergency, {report.out_of_scope} out-of-scope, "
              f"{report.greetings} greeting messages"]
@@ -127,8 +132,6 @@ def render(report: Report, label: str) -> str:
         target = TARGETS.get(name)
         mark = ""
         if target:
-            op, bound = target
-            met = value >= bound if op == ">=" else value <= bound
-            mark = f"  target {op} {bound:.0%}  {'ok' if met else 'MISSED'}"
+            mark = f"  target {target[0]} {target[1]:.0%}  {'ok' if meets(value, target) else 'MISSED'}"
         lines.append(f"  {name:<26} {value:7.1%}{mark}")
     return "\n".join(lines)

@@ -56,7 +56,7 @@ def check(loaded: Loaded) -> list[Problem]:
         for i, answer in enumerate(tf.model.answers):
             define(answer.id, tf, tf.line("answers", i, "id"), "answer")
             answers.setdefault(answer.id, (tf, i))
-            _check_sources(answer.sources, source_keys, lambda j, a=i: tf.line("answers", a, "sources", j), tf, error)
+            _check_sources(answer.sources, source_keys, tf, ("answers", i, "sources"), error)
             if not answer.label and len(answer.question) > MAX_LABEL_CHARS:
                 error(tf, tf.line("answers", i, "question"),
                       f"question is {len(answer.question)} characters, too long for a button "
@@ -68,7 +68,7 @@ def check(loaded: Loaded) -> list[Problem]:
             org_countries.add(org.country)
             if org.country not in tf.model.countries and org.country not in countries:
                 error(tf, tf.line("organisations", i, "country"), f"country {org.country!r} is not listed under `countries:`")
-            _check_sources(org.sources, source_keys, lambda j, o=i: tf.line("organisations", o, "sources", j), tf, error)
+            _check_sources(org.sources, source_keys, tf, ("organisations", i, "sources"), error)
 
     answered_topics = {tf.model.topic for tf in loaded.topic_files}
     for i, topic in enumerate(topics_file.model.topics):
@@ -86,9 +86,9 @@ def check(loaded: Loaded) -> list[Problem]:
     if not starts:
         problems.append(Problem(loaded.flow_files[0].path if loaded.flow_files else "flows", 1,
                                 "no `start:` node given in any flow file"))
-    for ff, start in starts[1:]:
+    for ff, _start in starts[1:]:
         error(ff, ff.line("start"), f"`start:` is already given in {starts[0][0].path}")
-    for ff, start in starts[:1]:
+    for ff, start in starts[:1]:  # the first `start:` given is the one that counts
         if start not in nodes:
             error(ff, ff.line("start"), f"unknown start node {start!r}{did_you_mean(start, nodes)}")
 
@@ -197,10 +197,10 @@ def check(loaded: Loaded) -> list[Problem]:
     return problems
 
 
-def _check_sources(cited, source_keys, line_of, where, error) -> None:  # noqa: ANN001
+def _check_sources(cited, source_keys, where: Located, loc: tuple, error) -> None:  # noqa: ANN001
     for j, item in enumerate(cited):
         if item.ref not in source_keys:
-            error(where, line_of(j), f"unknown source {item.ref!r}{did_you_mean(item.ref, source_keys)} (add it to content/sources.yaml)")
+            error(where, where.line(*loc, j), f"unknown source {item.ref!r}{did_you_mean(item.ref, source_keys)} (add it to content/sources.yaml)")
 
 
 def _months_ago(today: dt.date, months: int) -> dt.date:

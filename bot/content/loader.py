@@ -120,7 +120,7 @@ def read_all(content_dir: Path, flows_dir: Path) -> Loaded:
     loaded.digest = digest.hexdigest()[:8]
 
     names = {p.name for p in content_files}
-    for name, model in SPECIAL_FILES.items():
+    for name in SPECIAL_FILES:
         if content_dir.is_dir() and name not in names:
             loaded.problems.append(Problem(display_path(content_dir / name), 1, "required file is missing"))
     for path in content_files:

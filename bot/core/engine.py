@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.content.bundle import Bundle
 from bot.core import callback
-from bot.core.understanding import Understanding, Verdict
+from bot.core.understanding import Understanding
 from bot.core.model import (
     MAX_BACK_STACK,
     Button,
