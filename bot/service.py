@@ -40,6 +40,3 @@ class ChatService:
                 await self.store.save(key, result.state)
         log.info("handled %s -> %s", type(event).__name__, result.outcome)
         return result
-
-    async def forget(self, channel: str, chat_id: int | str) -> None:
-        await self.store.delete(self.keyer.key(channel, chat_id))
