@@ -8,7 +8,7 @@ from bot.config import ConfigError, Settings
 from bot.content import ContentError, load_bundle
 from bot.core.engine import Engine
 from bot.service import ChatService
-from bot.storage import SessionKeyer, SqliteSessionStore
+from bot.storage import SessionKeyer, SqliteStore
 
 log = logging.getLogger("bot")
 
@@ -23,10 +23,18 @@ def load_engine(settings: Settings) -> Engine:
         raise ConfigError("content or flows are invalid; run `python -m bot validate` to see why") from None
     for problem in warnings:
         log.warning("content: %s", problem)
-    return Engine(bundle)
+    unmatched_days = settings.unmatched_retention_days if settings.log_unmatched else None
+    return Engine(bundle, ttl_days=settings.session_ttl_days, unmatched_days=unmatched_days)
+
+
+async def open_store(settings: Settings) -> SqliteStore:
+    """Open the database and forget what has expired, before anything else is served."""
+    store = await SqliteStore.open(settings.db_path, ttl_days=settings.session_ttl_days)
+    removed = await store.purge(unmatched_days=settings.unmatched_retention_days)
+    log.info("purged expired data: %s", ", ".join(f"{n} {what}" for what, n in removed.items()))
+    return store
 
 
 async def open_service(settings: Settings, engine: Engine) -> ChatService:
     keyer = SessionKeyer(settings.session_secret())
-    store = await SqliteSessionStore.open(settings.db_path)
-    return ChatService(engine, store, keyer)
+    return ChatService(engine, await open_store(settings), keyer, log_unmatched=settings.log_unmatched)

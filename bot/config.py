@@ -30,6 +30,10 @@ class Settings:
     content_dir: Path = REPO_ROOT / "content"
     flows_dir: Path = REPO_ROOT / "flows"
     log_level: str = "INFO"
+    session_ttl_days: int = 30
+    log_unmatched: bool = False
+    unmatched_retention_days: int = 14
+    admin_ids: frozenset[int] = field(default=frozenset(), repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -50,6 +54,10 @@ class Settings:
             content_dir=Path(get("BOT_CONTENT_DIR") or REPO_ROOT / "content"),
             flows_dir=Path(get("BOT_FLOWS_DIR") or REPO_ROOT / "flows"),
             log_level=(get("BOT_LOG_LEVEL") or "INFO").upper(),
+            session_ttl_days=_positive_int("BOT_SESSION_TTL_DAYS", get("BOT_SESSION_TTL_DAYS"), 30),
+            log_unmatched=(get("BOT_LOG_UNMATCHED") or "0").lower() in {"1", "true", "yes", "on"},
+            unmatched_retention_days=_positive_int("BOT_UNMATCHED_RETENTION_DAYS", get("BOT_UNMATCHED_RETENTION_DAYS"), 14),
+            admin_ids=_ids("BOT_ADMIN_IDS", get("BOT_ADMIN_IDS")),
         )
 
     def require_token(self) -> str:
@@ -80,3 +88,25 @@ class Settings:
             handle.write(value + "\n")
         os.chmod(path, 0o600)
         return value.encode()
+
+
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of days, not {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{name} must be at least 1")
+    return number
+
+
+def _ids(name: str, value: str | None) -> frozenset[int]:
+    """Telegram user ids, comma-separated. Kept in memory only, never stored."""
+    if not value:
+        return frozenset()
+    try:
+        return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated numeric Telegram user ids") from None

@@ -9,7 +9,7 @@ import aiosqlite
 import pytest
 
 from bot.core.model import SessionState
-from bot.storage import SessionKeyer, SqliteSessionStore
+from bot.storage import SessionKeyer, SqliteStore
 from bot.storage.sqlite import SCHEMA_VERSION, SESSION_COLUMNS
 
 CHAT_ID = 5550001234
@@ -23,18 +23,18 @@ def keyer() -> SessionKeyer:
 async def test_state_survives_closing_and_reopening(tmp_path: Path, keyer: SessionKeyer) -> None:
     path = tmp_path / "bot.sqlite3"
     key = keyer.key("tg", CHAT_ID)
-    store = await SqliteSessionStore.open(path)
+    store = await SqliteStore.open(path)
     await store.save(key, SessionState("cause", ("main", "topic-cause"), "en"))
     await store.close()
 
-    reopened = await SqliteSessionStore.open(path)
+    reopened = await SqliteStore.open(path)
     assert await reopened.load(key) == SessionState("cause", ("main", "topic-cause"), "en")
     assert await reopened.load(keyer.key("tg", CHAT_ID + 1)) is None
     await reopened.close()
 
 
 async def test_save_keeps_created_at_and_moves_updated_at(tmp_path: Path, keyer: SessionKeyer) -> None:
-    store = await SqliteSessionStore.open(tmp_path / "bot.sqlite3")
+    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
     key = keyer.key("tg", CHAT_ID)
     await store.save(key, SessionState("main"))
     await store._db.execute("UPDATE sessions SET created_at = 1, updated_at = 1")  # noqa: SLF001
@@ -46,7 +46,7 @@ async def test_save_keeps_created_at_and_moves_updated_at(tmp_path: Path, keyer:
 
 
 async def test_delete_removes_the_row(tmp_path: Path, keyer: SessionKeyer) -> None:
-    store = await SqliteSessionStore.open(tmp_path / "bot.sqlite3")
+    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
     key, other = keyer.key("tg", CHAT_ID), keyer.key("tg", 42)
     await store.save(key, SessionState("cause"))
     await store.save(other, SessionState("main"))
@@ -59,7 +59,7 @@ async def test_delete_removes_the_row(tmp_path: Path, keyer: SessionKeyer) -> No
 
 async def test_file_holds_no_chat_id_in_clear(tmp_path: Path, keyer: SessionKeyer) -> None:
     path = tmp_path / "bot.sqlite3"
-    store = await SqliteSessionStore.open(path)
+    store = await SqliteStore.open(path)
     await store.save(keyer.key("tg", CHAT_ID), SessionState("cause", ("main",)))
     await store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("bot.sqlite3"))
@@ -80,7 +80,7 @@ def test_keys_depend_on_the_secret_and_the_channel() -> None:
 
 async def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    store = await SqliteSessionStore.open(path)
+    store = await SqliteStore.open(path)
     await store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -92,7 +92,7 @@ async def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
 async def test_opening_twice_does_not_rerun_migrations(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     for _ in range(2):
-        store = await SqliteSessionStore.open(path)
+        store = await SqliteStore.open(path)
         await store.close()
 
 
@@ -102,17 +102,17 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
         await db.commit()
     with pytest.raises(RuntimeError, match="newer than this bot supports"):
-        await SqliteSessionStore.open(path)
+        await SqliteStore.open(path)
 
 
 async def test_creates_the_database_directory(tmp_path: Path) -> None:
-    store = await SqliteSessionStore.open(tmp_path / "deep" / "er" / "bot.sqlite3")
+    store = await SqliteStore.open(tmp_path / "deep" / "er" / "bot.sqlite3")
     await store.close()
     assert (tmp_path / "deep" / "er" / "bot.sqlite3").exists()
 
 
 async def test_a_corrupt_back_stack_degrades_to_empty(tmp_path: Path, keyer: SessionKeyer) -> None:
-    store = await SqliteSessionStore.open(tmp_path / "bot.sqlite3")
+    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
     key = keyer.key("tg", 1)
     await store.save(key, SessionState("cause", ("main",)))
     await store._db.execute("UPDATE sessions SET back_stack = 'not json'")  # noqa: SLF001

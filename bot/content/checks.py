@@ -175,6 +175,12 @@ def check(loaded: Loaded) -> list[Problem]:
             label = button.label or bundle.label(button.to)
             if len(label) > MAX_LABEL_CHARS:
                 error(ff, ff.line("nodes", i, "buttons", j), f"button label {label!r} is over {MAX_LABEL_CHARS} characters")
+    for key, values in (("privacy", {"ttl_days": 30}), ("privacy_unmatched", {"unmatched_days": 14})):
+        try:
+            bundle.texts[key].format(**values)
+        except (KeyError, IndexError, ValueError) as exc:
+            error(texts_file, texts_file.line("texts", key),
+                  f"shared text {key!r} may only use the placeholder {{{next(iter(values))}}}: {exc!r} is unknown")
     for key, text in bundle.texts.items():
         if len(text) > TELEGRAM_MAX_MESSAGE:
             error(texts_file, texts_file.line("texts", key), f"shared text {key!r} is {len(text)} characters (Telegram allows {TELEGRAM_MAX_MESSAGE})")

@@ -18,7 +18,8 @@ GOTO = "g"  # open a node (menu or answer)
 BACK = "b"
 MAIN = "m"
 SOURCES = "s"  # show the sources of an answer
-OPS = frozenset({GOTO, BACK, MAIN, SOURCES})
+FEEDBACK = "f"  # rate an answer: argument "<answer id>.u" or "<answer id>.d"
+OPS = frozenset({GOTO, BACK, MAIN, SOURCES, FEEDBACK})
 
 
 @dataclass(frozen=True)

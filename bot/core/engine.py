@@ -37,8 +37,18 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 BACK_LABEL = "⬅️ Back"
 MAIN_LABEL = "🏠 Main menu"
+HELPFUL_LABEL = "👍 Helpful"
+NOT_HELPFUL_LABEL = "👎 Not helpful"
 
 OUT_OF_SCOPE_TEXTS = {"personal": "out_of_scope_personal", "hfe": "out_of_scope_hfe", "other": "out_of_scope"}
+
+
+def privacy_text(texts: dict[str, str], ttl_days: int, unmatched_days: int | None) -> str:
+    """The /privacy notice for this configuration: it must say what the bot actually keeps."""
+    text = texts["privacy"].format(ttl_days=ttl_days)
+    if unmatched_days is None:
+        return text + "\n\n" + texts["privacy_no_typing"]
+    return text + "\n\n" + texts["privacy_unmatched"].format(unmatched_days=unmatched_days)
 
 
 def compose_answer(title: str | None, body: str, disclaimer: str) -> str:
@@ -47,9 +57,14 @@ def compose_answer(title: str | None, body: str, disclaimer: str) -> str:
     return "\n\n".join(parts)
 
 
+VOTES = {"u": "up", "d": "down"}
+
+
 class Engine:
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, ttl_days: int = 30, unmatched_days: int | None = None) -> None:
+        """`ttl_days` and `unmatched_days` (None when unmatched questions are not kept) go into /privacy."""
         self.bundle = bundle
+        self.privacy_text = privacy_text(bundle.texts, ttl_days, unmatched_days)
         self.understanding = Understanding(bundle)
         self._main = SessionState(node=bundle.start)
 
@@ -93,7 +108,7 @@ class Engine:
         if name == "help":
             return StepResult(state, (self._main_menu(texts["help"]),), "command")
         if name == "privacy":
-            return StepResult(state, (self._main_menu(texts["privacy"]),), "command")
+            return StepResult(state, (self._main_menu(self.privacy_text),), "command")
         if name == "about":
             return StepResult(state, (self._main_menu(self._about_text()),), "command")
         if name == "forget":
@@ -114,6 +129,11 @@ class Engine:
             return StepResult(new_state, (self._render(target),), "navigate")
         if cb.op == callback.SOURCES and cb.arg in self.bundle.answers:
             return StepResult(state, (self._sources_reply(cb.arg),), "navigate")
+        if cb.op == callback.FEEDBACK:
+            answer_id, _, vote = cb.arg.rpartition(".")
+            if answer_id in self.bundle.answers and vote in VOTES:
+                thanks = self.bundle.texts["feedback_thanks"]
+                return StepResult(state, (), "feedback", feedback=(answer_id, VOTES[vote]), toast=thanks)
         if cb.op == callback.GOTO and self.bundle.exists(cb.arg):
             return self._goto(state, cb.arg, "navigate")
         return self._stale()
@@ -159,6 +179,8 @@ class Engine:
             answer = self.bundle.answers[node_id]
             rows = tuple((self._button_to(r),) for r in answer.related)
             rows += ((Button("📚 Sources", self._data(callback.SOURCES, node_id)),),)
+            rows += ((Button(HELPFUL_LABEL, self._data(callback.FEEDBACK, f"{node_id}.u")),
+                      Button(NOT_HELPFUL_LABEL, self._data(callback.FEEDBACK, f"{node_id}.d"))),)
             return self._answer_reply(answer.question, answer.text, rows + self._nav_row(), node_id)
         node = self.bundle.nodes[node_id]
         if node.type == "organisations":

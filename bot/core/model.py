@@ -86,7 +86,7 @@ class Reply:
 
 Outcome = Literal[
     "start", "navigate", "answer", "clarify", "out_of_scope", "emergency", "greeting",
-    "stale", "command", "unknown_command", "non_text", "forget", "group", "not_understood",
+    "stale", "command", "unknown_command", "non_text", "forget", "group", "not_understood", "feedback",
 ]
 
 
@@ -103,3 +103,5 @@ class StepResult:
     outcome: Outcome
     forget: bool = False
     verdict: object | None = None  # the Understanding's Verdict, for typed messages
+    feedback: tuple[str, str] | None = None  # (answer id, "up" | "down") to record
+    toast: str | None = None  # a short acknowledgement shown without a new message

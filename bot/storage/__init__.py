@@ -1,7 +1,7 @@
 """Anonymous session storage behind a small interface."""
 
-from bot.storage.base import SessionStore
+from bot.storage.base import Store
 from bot.storage.keys import SessionKeyer
-from bot.storage.sqlite import SqliteSessionStore
+from bot.storage.sqlite import SqliteStore
 
-__all__ = ["SessionKeyer", "SessionStore", "SqliteSessionStore"]
+__all__ = ["SessionKeyer", "Store", "SqliteStore"]

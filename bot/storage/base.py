@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from bot.core.model import SessionState
 
 
-class SessionStore(Protocol):
+class Store(Protocol):
     async def load(self, key: str) -> SessionState | None:
-        """The state stored under `key`, or None."""
+        """The live state stored under `key`, or None."""
 
     async def save(self, key: str, state: SessionState) -> None:
         """Store `state` under `key`, keeping the session's creation time."""
 
     async def delete(self, key: str) -> int:
         """Delete everything stored under `key`; returns the number of rows removed."""
+
+    async def count(self, items: Iterable[tuple[str, str]]) -> None:
+        """Add one to each anonymous (metric, item) count for today."""
+
+    async def record_feedback(self, key: str, answer_id: str, vote: str) -> bool:
+        """Remember a rating; True when it changed the counts."""
+
+    async def log_unmatched(self, text: str, outcome: str) -> None:
+        """Keep a scrubbed, unlinked question text (only when an operator turned that on)."""
 
     async def close(self) -> None: ...

@@ -1,14 +1,28 @@
-"""SQLite session storage with aiosqlite: WAL mode, versioned schema, one row per session."""
+"""SQLite storage with aiosqlite: WAL mode, a versioned schema that upgrades itself.
+
+What is kept, and nothing more (PRIVACY_DESCRIPTIONS says it in words, and a test
+keeps that list, the schema and the /privacy text in step):
+- sessions: one row per chat, under a keyed hash of the chat id; expires after a TTL.
+- feedback: which answer a session rated, only so that a second press does not count
+  twice; it goes when the session goes (/forget, expiry).
+- daily_counts: anonymous figures per day. Never linked to a session.
+- unmatched: scrubbed texts of questions the bot could not answer, only when an
+  operator turned that on; never linked to a session; deleted after a retention period.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import aiosqlite
 
 from bot.core.model import MAX_BACK_STACK, SessionState
+
+DAY = 86_400
 
 # Each entry upgrades the schema by one version; PRAGMA user_version holds the current one.
 MIGRATIONS: tuple[str, ...] = (
@@ -22,20 +36,68 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at  INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE INDEX sessions_updated ON sessions (updated_at);
+    CREATE TABLE feedback (
+        key         TEXT NOT NULL,      -- the session's key: deleted with the session
+        answer_id   TEXT NOT NULL,
+        vote        TEXT NOT NULL,      -- 'up' or 'down'
+        PRIMARY KEY (key, answer_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE daily_counts (
+        day         TEXT NOT NULL,      -- YYYY-MM-DD (UTC)
+        metric      TEXT NOT NULL,      -- e.g. 'answer_shown'
+        item        TEXT NOT NULL,      -- e.g. an answer id; '' when none
+        count       INTEGER NOT NULL,
+        PRIMARY KEY (day, metric, item)
+    ) WITHOUT ROWID;
+    CREATE TABLE unmatched (
+        day         TEXT NOT NULL,
+        text        TEXT NOT NULL,      -- scrubbed of phone numbers, e-mails, digit runs, @names
+        outcome     TEXT NOT NULL,      -- 'clarify' or 'out_of_scope'
+        count       INTEGER NOT NULL,
+        PRIMARY KEY (day, text, outcome)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# The columns the privacy notice describes; a test keeps the two in step.
+# Every stored column, and the words of the /privacy notice that tell people about it.
+# A test checks that this covers the schema and that the notice contains each phrase.
+PRIVACY_PHRASES: dict[str, str] = {
+    "sessions.key": "a code made from your chat number",
+    "sessions.node": "which menu or answer you are on",
+    "sessions.back_stack": "your last few steps",
+    "sessions.language": "your language setting",
+    "sessions.created_at": "when the chat started",
+    "sessions.updated_at": "when it was last used",
+    "feedback.key": "which answers you rated",
+    "feedback.answer_id": "which answers you rated",
+    "feedback.vote": "as helpful or not",
+    "daily_counts.day": "I also count, per day",
+    "daily_counts.metric": "how often chats start, answers are shown, menus are opened and answers are rated",
+    "daily_counts.item": "answers are shown",
+    "daily_counts.count": "These counts have no link to you",
+    "unmatched.day": "I delete them after",
+    "unmatched.text": "the wording of questions I could not answer",
+    "unmatched.outcome": "questions I could not answer",
+    "unmatched.count": "questions I could not answer",
+}
 SESSION_COLUMNS = ("key", "node", "back_stack", "language", "created_at", "updated_at")
 
 
-class SqliteSessionStore:
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+def today(now: float | None = None) -> str:
+    return dt.datetime.fromtimestamp(now if now is not None else time.time(), dt.UTC).strftime("%Y-%m-%d")
+
+
+class SqliteStore:
+    def __init__(self, db: aiosqlite.Connection, path: Path, ttl_days: int = 30) -> None:
         self._db = db
         self.path = path
+        self.ttl_days = ttl_days
 
     @classmethod
-    async def open(cls, path: Path | str) -> SqliteSessionStore:
+    async def open(cls, path: Path | str, ttl_days: int = 30) -> SqliteStore:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
@@ -49,11 +111,15 @@ class SqliteSessionStore:
         except BaseException:
             await db.close()  # its worker thread would otherwise keep the process alive
             raise
-        return cls(db, path)
+        return cls(db, path, ttl_days)
 
-    async def load(self, key: str) -> SessionState | None:
+    # --- sessions ---------------------------------------------------------------------
+
+    async def load(self, key: str, now: float | None = None) -> SessionState | None:
+        """The live session under `key`; one idle for longer than the TTL is as good as gone."""
+        oldest = int(now if now is not None else time.time()) - self.ttl_days * DAY
         async with self._db.execute(
-            "SELECT node, back_stack, language FROM sessions WHERE key = ?", (key,)
+            "SELECT node, back_stack, language FROM sessions WHERE key = ? AND updated_at >= ?", (key, oldest)
         ) as cursor:
             row = await cursor.fetchone()
         if row is None:
@@ -65,8 +131,8 @@ class SqliteSessionStore:
             back = ()
         return SessionState(node=node, back=back, language=language)
 
-    async def save(self, key: str, state: SessionState) -> None:
-        now = int(time.time())
+    async def save(self, key: str, state: SessionState, now: float | None = None) -> None:
+        stamp = int(now if now is not None else time.time())
         await self._db.execute(
             """
             INSERT INTO sessions (key, node, back_stack, language, created_at, updated_at)
@@ -75,14 +141,97 @@ class SqliteSessionStore:
                 node = excluded.node, back_stack = excluded.back_stack,
                 language = excluded.language, updated_at = excluded.updated_at
             """,
-            (key, state.node, json.dumps(list(state.back)), state.language, now, now),
+            (key, state.node, json.dumps(list(state.back)), state.language, stamp, stamp),
         )
         await self._db.commit()
 
     async def delete(self, key: str) -> int:
+        """Delete everything tied to `key`: the session and its feedback rows."""
         cursor = await self._db.execute("DELETE FROM sessions WHERE key = ?", (key,))
+        removed = cursor.rowcount
+        cursor = await self._db.execute("DELETE FROM feedback WHERE key = ?", (key,))
+        removed += cursor.rowcount
         await self._db.commit()
-        return cursor.rowcount
+        return removed
+
+    # --- forgetting on schedule ---------------------------------------------------------
+
+    async def purge(self, now: float | None = None, unmatched_days: int = 14) -> dict[str, int]:
+        """Delete expired sessions (and their feedback) and unmatched texts past retention."""
+        stamp = int(now if now is not None else time.time())
+        oldest = stamp - self.ttl_days * DAY
+        removed = {}
+        cursor = await self._db.execute("DELETE FROM sessions WHERE updated_at < ?", (oldest,))
+        removed["sessions"] = cursor.rowcount
+        cursor = await self._db.execute("DELETE FROM feedback WHERE key NOT IN (SELECT key FROM sessions)")
+        removed["feedback"] = cursor.rowcount
+        cursor = await self._db.execute("DELETE FROM unmatched WHERE day <= ?", (today(stamp - unmatched_days * DAY),))
+        removed["unmatched"] = cursor.rowcount
+        await self._db.commit()
+        return removed
+
+    # --- anonymous figures ----------------------------------------------------------------
+
+    async def count(self, items: Iterable[tuple[str, str]], now: float | None = None) -> None:
+        """Add one to each (metric, item) for today. Nothing here says who."""
+        rows = [(today(now), metric, item) for metric, item in items]
+        if not rows:
+            return
+        await self._db.executemany(
+            """
+            INSERT INTO daily_counts (day, metric, item, count) VALUES (?, ?, ?, 1)
+            ON CONFLICT(day, metric, item) DO UPDATE SET count = count + 1
+            """,
+            rows,
+        )
+        await self._db.commit()
+
+    async def record_feedback(self, key: str, answer_id: str, vote: str, now: float | None = None) -> bool:
+        """Remember a rating; True when it changed what is counted (a repeat press does not)."""
+        async with self._db.execute("SELECT vote FROM feedback WHERE key = ? AND answer_id = ?", (key, answer_id)) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] == vote:
+            return False
+        day = today(now)
+        if row is not None:  # a changed mind: move the count rather than add one
+            await self._db.execute(
+                "UPDATE daily_counts SET count = MAX(count - 1, 0) WHERE day = ? AND metric = 'feedback' AND item = ?",
+                (day, f"{answer_id}:{row[0]}"),
+            )
+        await self._db.execute(
+            "INSERT INTO feedback (key, answer_id, vote) VALUES (?, ?, ?) "
+            "ON CONFLICT(key, answer_id) DO UPDATE SET vote = excluded.vote",
+            (key, answer_id, vote),
+        )
+        await self.count([("feedback", f"{answer_id}:{vote}")], now)
+        return True
+
+    async def counts(self, days: int, now: float | None = None) -> list[tuple[str, str, str, int]]:
+        """(day, metric, item, count) for the last `days` days, today included."""
+        since = today((now if now is not None else time.time()) - (days - 1) * DAY)
+        async with self._db.execute(
+            "SELECT day, metric, item, count FROM daily_counts WHERE day >= ? ORDER BY day, metric, item", (since,)
+        ) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    # --- unmatched questions (only when an operator turned it on) ------------------------------
+
+    async def log_unmatched(self, text: str, outcome: str, now: float | None = None) -> None:
+        await self._db.execute(
+            """
+            INSERT INTO unmatched (day, text, outcome, count) VALUES (?, ?, ?, 1)
+            ON CONFLICT(day, text, outcome) DO UPDATE SET count = count + 1
+            """,
+            (today(now), text, outcome),
+        )
+        await self._db.commit()
+
+    async def unmatched(self) -> list[tuple[str, str, int, str]]:
+        """(text, outcome, times asked, last day), most frequent first."""
+        async with self._db.execute(
+            "SELECT text, outcome, SUM(count) AS n, MAX(day) FROM unmatched GROUP BY text, outcome ORDER BY n DESC, text"
+        ) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
 
     async def close(self) -> None:
         await self._db.close()
