@@ -20,7 +20,7 @@ log = logging.getLogger("bot")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="NH family guide bot.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate,ask,eval}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate,ask,eval,stats,unmatched,purge}")
     sub.add_parser("run", help="run on Telegram (long polling)", description="Run the bot on Telegram with long polling. Needs TELEGRAM_BOT_TOKEN.")
     sub.add_parser("chat", help="chat in the terminal", description="Chat with the bot in the terminal, over the same flows, engine and database. Reads one line per turn; works with piped input.")
     check = sub.add_parser("validate", help="check content and flows", description="Load and check content/ and flows/. Prints each problem as path:line: message.")
@@ -35,6 +35,16 @@ def main(argv: list[str] | None = None) -> int:
                         description="Print the issue-3 figures for labelled JSONL files (text, topic).")
     ev.add_argument("files", nargs="*", type=Path, help="JSONL files (default: tests/data/*.jsonl)")
     ev.add_argument("-v", "--verbose", action="store_true", help="list every message that missed")
+    stats = sub.add_parser("stats", help="anonymous usage figures",
+                           description="Print anonymous usage figures: top answers, outcome shares, feedback, answers never shown.")
+    stats.add_argument("--days", type=int, default=30, help="how many days back, today included (default 30)")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report with charts")
+    sub.add_parser("unmatched", help="questions the bot could not answer (if kept)",
+                   description="List the scrubbed questions kept with BOT_LOG_UNMATCHED=1, most frequent first.")
+    sub.add_parser("purge", help="delete expired sessions and unmatched questions now",
+                   description="Delete sessions idle longer than BOT_SESSION_TTL_DAYS (with their feedback rows), "
+                               "and unmatched questions older than BOT_UNMATCHED_RETENTION_DAYS.")
     args = parser.parse_args(argv)
 
     try:
@@ -52,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             return ask_command(settings, args, parser)
         if command == "eval":
             return eval_command(settings, args)
+        if command in {"stats", "unmatched", "purge"}:
+            return asyncio.run(store_command(settings, command, args))
         return asyncio.run(run_terminal(settings))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -125,6 +137,43 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def store_command(settings: Settings, command: str, args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from bot.app import open_store  # noqa: PLC0415
+
+    setup_logging("WARNING", settings.secret)
+    store = await open_store(settings)  # opening purges what has expired
+    try:
+        if command == "purge":
+            print("purged expired sessions, their feedback rows and unmatched questions past retention")
+            return 0
+        if command == "unmatched":
+            rows = await store.unmatched()
+            if not settings.log_unmatched:
+                print("note: BOT_LOG_UNMATCHED is off, so no new questions are being kept")
+            for text, outcome, count, last_day in rows:
+                print(f"{count:>5}  {outcome:<13} {last_day}  {text}")
+            if not rows:
+                print("no unmatched questions kept")
+            return 0
+        from bot.app import load_engine  # noqa: PLC0415
+        from bot.stats import render_html, render_text, summarise  # noqa: PLC0415
+
+        if args.days < 1:
+            print("--days must be at least 1", file=sys.stderr)
+            return 2
+        bundle = load_engine(settings).bundle
+        figures = summarise(await store.counts(args.days), bundle, args.days)
+        print(json.dumps(figures.to_json(), indent=2, ensure_ascii=False) if args.json else render_text(figures, bundle))
+        if args.html:
+            args.html.write_text(render_html(figures, bundle), encoding="utf-8")
+            print(f"wrote {args.html}", file=sys.stderr)
+        return 0
+    finally:
+        await store.close()
+
+
 def run_telegram(settings: Settings) -> int:
     token = settings.require_token()
     setup_logging(settings.log_level, token, settings.secret)
@@ -133,7 +182,12 @@ def run_telegram(settings: Settings) -> int:
 
     engine = load_engine(settings)
     settings.session_secret()  # fail early, before connecting, if the secret file cannot be made
-    adapter = TelegramAdapter(lambda: open_service(settings, engine))
+
+    async def purge() -> None:
+        if adapter.service is not None:
+            await adapter.service.store.purge(unmatched_days=settings.unmatched_retention_days)
+
+    adapter = TelegramAdapter(lambda: open_service(settings, engine), admin_ids=settings.admin_ids, purge=purge)
     app = adapter.build(token, settings.api_base_url)
     log.info("starting long polling")
     app.run_polling(allowed_updates=ALLOWED_UPDATES)

@@ -7,6 +7,8 @@ queries answered first, "message is not modified", group chats, long messages.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +26,7 @@ from bot.service import ChatService
 log = logging.getLogger(__name__)
 
 CHANNEL = "tg"
+STATS_DAYS = 7
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 # The order matters only for naming: the first attribute present names the kind.
@@ -73,10 +76,18 @@ def _group_event(message: Message, text: str | None, bot_username: str | None) -
     return None
 
 
+PURGE_EVERY_SECONDS = 3600
+
+
 class TelegramAdapter:
-    def __init__(self, open_service: Callable[[], Awaitable[ChatService]]) -> None:
+    def __init__(self, open_service: Callable[[], Awaitable[ChatService]], admin_ids: frozenset[int] = frozenset(),
+                 purge: Callable[[], Awaitable[object]] | None = None, purge_every: float = PURGE_EVERY_SECONDS) -> None:
         self._open_service = open_service
         self.service: ChatService | None = None
+        self._admin_ids = admin_ids  # configuration only: never stored
+        self._purge = purge
+        self._purge_every = purge_every
+        self._purger: asyncio.Task[None] | None = None
 
     def build(self, token: str, base_url: str, **builder_options: object) -> Application:
         defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
@@ -100,6 +111,8 @@ class TelegramAdapter:
 
     async def post_init(self, app: Application) -> None:
         self.service = await self._open_service()
+        if self._purge is not None:
+            self._purger = asyncio.create_task(self._purge_periodically())
         try:
             await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
         except TelegramError as exc:  # the "/" menu is a convenience: never block start-up on it
@@ -107,9 +120,24 @@ class TelegramAdapter:
         log.info("bot started as @%s with content version %s", app.bot.username, self.service.engine.bundle.version)
 
     async def post_shutdown(self, app: Application) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purger
+            self._purger = None
         if self.service is not None:
             await self.service.store.close()
             self.service = None
+
+    async def _purge_periodically(self) -> None:
+        """Forget expired sessions and unmatched questions while running, not only at start-up."""
+        assert self._purge is not None
+        while True:
+            await asyncio.sleep(self._purge_every)
+            try:
+                await self._purge()
+            except Exception:  # noqa: BLE001 - a failed purge is retried next time; the bot goes on
+                log.exception("periodic purge failed")
 
     # --- updates ----------------------------------------------------------------
 
@@ -120,6 +148,9 @@ class TelegramAdapter:
         event = event_from_message(message, context.bot.username)
         if event is None:
             return
+        if event == Command("stats") and message.from_user is not None and message.from_user.id in self._admin_ids:
+            await self._send_stats(context, message.chat_id)
+            return
         result = await self.service.handle(CHANNEL, message.chat_id, event)
         await self._deliver(context, message.chat_id, result.replies)
 
@@ -128,8 +159,12 @@ class TelegramAdapter:
         if query is None:
             return
         # Answer first, before any storage work: the button shows a spinner until we do.
+        decoded = callback.decode(query.data or "")
+        thanks = None
+        if decoded is not None and decoded.op == callback.FEEDBACK and self.service is not None:
+            thanks = self.service.engine.bundle.texts["feedback_thanks"]  # acknowledged without a new message
         try:
-            await query.answer()
+            await query.answer(thanks)
         except BadRequest as exc:
             if "query is too old" not in str(exc).lower() and "query id is invalid" not in str(exc).lower():
                 raise
@@ -139,7 +174,6 @@ class TelegramAdapter:
         if chat is None or chat.type != ChatType.PRIVATE or self.service is None:
             return
         result = await self.service.handle(CHANNEL, chat.id, Press(query.data or ""))
-        decoded = callback.decode(query.data or "")
         editable = message if decoded is not None and decoded.from_menu else None
         await self._deliver(context, chat.id, result.replies, editable)
 
@@ -156,6 +190,14 @@ class TelegramAdapter:
             await self._deliver(context, update.effective_chat.id, (reply,))
         except TelegramError:
             log.warning("could not send the apology either")
+
+    async def _send_stats(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+        from bot.stats import render_text, summarise  # noqa: PLC0415
+
+        assert self.service is not None
+        bundle = self.service.engine.bundle
+        figures = summarise(await self.service.store.counts(STATS_DAYS), bundle, STATS_DAYS)
+        await self._deliver(context, chat_id, (Reply(render_text(figures, bundle), "note"),))
 
     # --- sending ------------------------------------------------------------------
 

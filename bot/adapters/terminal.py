@@ -83,7 +83,11 @@ async def chat(service: ChatService, stdin: TextIO = sys.stdin, stdout: TextIO =
         event = parse_input(line, buttons)
         if event is None:
             continue
-        buttons = show((await service.handle(CHANNEL, LOCAL_CHAT, event)).replies)
+        result = await service.handle(CHANNEL, LOCAL_CHAT, event)
+        if result.toast:
+            stdout.write(f"\n({result.toast})\n")
+        if result.replies:  # a rating changes nothing on screen: the same buttons stay usable
+            buttons = show(result.replies)
     stdout.write("\nGoodbye. Take care.\n")
     stdout.flush()
     return 0
