@@ -97,7 +97,7 @@ def _bars(title: str, items: list[tuple[str, int]], colour: str) -> str:
     top = max(count for _, count in items) or 1
     row, label_width, bar_width = 26, 330, 360
     parts = [f'<svg role="img" aria-label="{html.escape(title)}" width="{label_width + bar_width + 70}" '
-             f'height="{row * len(items) + 10}" xmlns="http://www.w3.org/2000/svg">']
+             f'height="{row * len(items) + 10}">']
     for index, (label, count) in enumerate(items):
         y = index * row + 5
         width = max(2, round(bar_width * count / top))

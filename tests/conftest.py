@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -64,6 +65,20 @@ async def running_bot(api: FakeBotApi, settings: Settings) -> AsyncIterator[Tele
         await app.stop()
         await app.shutdown()
         await adapter.post_shutdown(app)
+
+
+async def eventually(check, timeout: float = 5.0) -> None:  # noqa: ANN001
+    """Wait until `check()` (sync or async) is true: for effects that send no message."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
 
 
 class Person:
