@@ -22,7 +22,7 @@ from bot.core.engine import HELPFUL_LABEL, NOT_HELPFUL_LABEL, Engine
 from bot.core.model import SessionState
 from bot.core.scrub import scrub
 from bot.logs import setup_logging
-from bot.storage import SessionKeyer, SqliteStore
+from bot.storage import SqliteStore
 from bot.storage.sqlite import DAY, PRIVACY_PHRASES
 from tests.conftest import Person, eventually, running_bot
 from tests.fake_bot_api import FakeBotApi
