@@ -112,9 +112,6 @@ async def test_forget_removes_every_row_linked_to_the_chat(fake_api: FakeBotApi,
         await other.say("/start cause")
         await person.say("/forget")
         (fresh,) = await person.say("/start")
-    for table in ("sessions", "feedback"):
-        keys = [r[0] for r in rows(settings.db_path, f"SELECT key FROM {table}")]
-        assert key not in keys or table == "sessions" and keys.count(key) == 1, table
     assert rows(settings.db_path, f"SELECT node FROM sessions WHERE key = '{key}'") == [("main",)], "a fresh session"
     assert rows(settings.db_path, f"SELECT COUNT(*) FROM feedback WHERE key = '{key}'") == [(0,)]
     assert rows(settings.db_path, "SELECT COUNT(*) FROM sessions") == [(2,)], "the other chat is untouched"
@@ -349,3 +346,14 @@ async def test_stats_only_for_admins_in_private_chats(fake_api: FakeBotApi, sett
     assert figures.text.startswith("Usage in the last 7 day(s)") and "Chats started:" in figures.text
     assert fake_api.outgoing(-1001)[0].text == bundle.texts["group_chat"]
     assert str(ADMIN) not in b"".join(p.read_bytes() for p in settings.db_path.parent.iterdir()).decode("latin-1")
+
+
+async def test_a_stale_rating_is_not_counted_or_thanked(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
+    async with running_bot(fake_api, settings) as adapter:
+        person = Person(fake_api, CHAT)
+        (menu,) = await person.say("/start")
+        (stale,) = await person.press(menu.message_id, "00000000|f|cause.u")
+        counts = await adapter.service.store.counts(1)
+    assert stale.text == bundle.texts["menu_changed"]
+    assert fake_api.calls_to("answerCallbackQuery")[-1].params.get("text") is None
+    assert not [c for c in counts if c[1] == "feedback"]

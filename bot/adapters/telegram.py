@@ -161,7 +161,8 @@ class TelegramAdapter:
         # Answer first, before any storage work: the button shows a spinner until we do.
         decoded = callback.decode(query.data or "")
         thanks = None
-        if decoded is not None and decoded.op == callback.FEEDBACK and self.service is not None:
+        if self.service is not None and decoded is not None and decoded.op == callback.FEEDBACK \
+                and decoded.version == self.service.engine.bundle.version:
             thanks = self.service.engine.bundle.texts["feedback_thanks"]  # acknowledged without a new message
         try:
             await query.answer(thanks)
