@@ -188,7 +188,7 @@ def run_telegram(settings: Settings) -> int:
             await adapter.service.store.purge(unmatched_days=settings.unmatched_retention_days)
 
     adapter = TelegramAdapter(lambda: open_service(settings, engine), admin_ids=settings.admin_ids, purge=purge)
-    app = adapter.build(token, settings.api_base_url)
+    app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit)
     log.info("starting long polling")
     app.run_polling(allowed_updates=ALLOWED_UPDATES)
     log.info("stopped")

@@ -34,6 +34,7 @@ class Settings:
     log_unmatched: bool = False
     unmatched_retention_days: int = 14
     admin_ids: frozenset[int] = field(default=frozenset(), repr=False)
+    rate_limit: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
             log_unmatched=(get("BOT_LOG_UNMATCHED") or "0").lower() in {"1", "true", "yes", "on"},
             unmatched_retention_days=_positive_int("BOT_UNMATCHED_RETENTION_DAYS", get("BOT_UNMATCHED_RETENTION_DAYS"), 14),
             admin_ids=_ids("BOT_ADMIN_IDS", get("BOT_ADMIN_IDS")),
+            rate_limit=(get("BOT_RATE_LIMIT") or "on").lower() not in {"off", "0", "false", "no"},
         )
 
     def require_token(self) -> str:

@@ -52,6 +52,10 @@ class ChatService:
         log.info("handled %s -> %s", type(event).__name__, result.outcome)
         return result
 
+    async def forget(self, channel: str, chat_id: int | str) -> None:
+        """Delete what is kept for a chat that is gone (the person blocked the bot)."""
+        await self.store.delete(self.keyer.key(channel, chat_id))
+
     def _figures(self, before: SessionState | None, result: StepResult) -> list[tuple[str, str]]:
         """The anonymous counts one step adds: nothing here names the session."""
         figures = []

@@ -49,11 +49,11 @@ async def fake_api() -> AsyncIterator[FakeBotApi]:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(api: FakeBotApi, settings: Settings) -> AsyncIterator[TelegramAdapter]:
+async def running_bot(api: FakeBotApi, settings: Settings, **builder_options: object) -> AsyncIterator[TelegramAdapter]:
     """The real Application, polling the fake server, as `run_polling` would run it."""
     engine = load_engine(settings)
     adapter = TelegramAdapter(lambda: open_service(settings, engine))
-    app = adapter.build(settings.token, api.base_url)
+    app = adapter.build(settings.token, api.base_url, rate_limit=settings.rate_limit, **builder_options)
     await app.initialize()
     await adapter.post_init(app)
     await app.start()

@@ -60,7 +60,7 @@ class FakeBotApi:
     port: int = 0
     confirmed_offset: int = 0
     presses: int = 0
-    _faults: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    _faults: dict[str, list[tuple[int, str, dict | None, float]]] = field(default_factory=dict)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -105,6 +105,14 @@ class FakeBotApi:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return await self.push({"message": message})
 
+    async def membership(self, chat_id: int, status: str) -> int:
+        """The person changed the bot's membership of their private chat ("kicked" = blocked it)."""
+        user = self._user(chat_id)
+        change = {"chat": self._chat(chat_id, "private"), "from": user, "date": int(time.time()),
+                  "old_chat_member": {"status": "member", "user": BOT_USER},
+                  "new_chat_member": {"status": status, "user": BOT_USER, "until_date": 0}}
+        return await self.push({"my_chat_member": change})
+
     async def send_other(self, chat_id: int, content: dict[str, Any], chat_type: str = "private") -> int:
         """A non-text message: pass e.g. {"sticker": {...}} or {"location": {...}}."""
         message = {"message_id": next(self._message_ids), "date": int(time.time()),
@@ -131,9 +139,10 @@ class FakeBotApi:
         return [c for c in self.calls if c.method in {"sendMessage", "editMessageText"}
                 and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
 
-    def fail_next(self, method: str, status: int, description: str, times: int = 1) -> None:
-        """Make the next `times` calls to `method` fail as Telegram would."""
-        self._faults.setdefault(method, []).extend([(status, description)] * times)
+    def fail_next(self, method: str, status: int, description: str, times: int = 1,
+                  parameters: dict | None = None, delay: float = 0.0) -> None:
+        """Make the next `times` calls to `method` fail as Telegram would (after `delay` seconds)."""
+        self._faults.setdefault(method, []).extend([(status, description, parameters, delay)] * times)
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -169,10 +178,15 @@ class FakeBotApi:
         call = Call(method, params)
         faults = self._faults.get(method)
         if faults:
-            status, description = faults.pop(0)
+            status, description, parameters, delay = faults.pop(0)
+            if delay:
+                await asyncio.sleep(delay)
             self.calls.append(call)
             await self._notify()
-            return web.json_response({"ok": False, "error_code": status, "description": description}, status=status)
+            body = {"ok": False, "error_code": status, "description": description}
+            if parameters:
+                body["parameters"] = parameters
+            return web.json_response(body, status=status)
         result = await handler(params)
         if method != "getUpdates":
             call.result = result if not isinstance(result, web.Response) else None

@@ -10,12 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
-from telegram import BotCommand, LinkPreviewOptions, Message, Update
+from telegram import BotCommand, ChatMember, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, Defaults, MessageHandler, filters
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
 
 from bot.adapters.render import html_chunks, keyboard
 from bot.core import callback
@@ -25,9 +36,22 @@ from bot.service import ChatService
 
 log = logging.getLogger(__name__)
 
+# python-telegram-bot 22 reports time periods (RetryAfter.retry_after) as timedelta when this is set,
+# and warns that the old int form is deprecated otherwise: opt in to the lasting behaviour.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 CHANNEL = "tg"
 STATS_DAYS = 7
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# Sending: a few tries with growing pauses for timeouts and server errors, so no reply is dropped
+# on a passing fault; Telegram's "retry after" is honoured as it says.
+SEND_ATTEMPTS = 5
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_RETRY_AFTER_SECONDS = 60
+
+
+class ChatGone(Exception):
+    """The person blocked the bot or the chat no longer exists: stop sending to it."""
 
 # The order matters only for naming: the first attribute present names the kind.
 NON_TEXT_KINDS = (
@@ -89,7 +113,7 @@ class TelegramAdapter:
         self._purge_every = purge_every
         self._purger: asyncio.Task[None] | None = None
 
-    def build(self, token: str, base_url: str, **builder_options: object) -> Application:
+    def build(self, token: str, base_url: str, rate_limit: bool = True, **builder_options: object) -> Application:
         defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
         builder = (
             ApplicationBuilder()
@@ -99,9 +123,12 @@ class TelegramAdapter:
             .post_init(self.post_init)
             .post_shutdown(self.post_shutdown)
         )
+        if rate_limit:  # Telegram's flood limits; off for a self-hosted Bot API server or a capacity benchmark
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
         for name, value in builder_options.items():
             builder = getattr(builder, name)(value)
         app = builder.build()
+        app.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(CallbackQueryHandler(self.on_press))
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self.on_message))
         app.add_error_handler(self.on_error)
@@ -152,7 +179,7 @@ class TelegramAdapter:
             await self._send_stats(context, message.chat_id)
             return
         result = await self.service.handle(CHANNEL, message.chat_id, event)
-        await self._deliver(context, message.chat_id, result.replies)
+        await self._deliver_or_forget(context, message.chat_id, result.replies)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -176,14 +203,23 @@ class TelegramAdapter:
             return
         result = await self.service.handle(CHANNEL, chat.id, Press(query.data or ""))
         editable = message if decoded is not None and decoded.from_menu else None
-        await self._deliver(context, chat.id, result.replies, editable)
+        await self._deliver_or_forget(context, chat.id, result.replies, editable)
+
+    async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A person who blocks the bot is forgotten at once, not only when a send fails."""
+        change = update.my_chat_member
+        if change is None or self.service is None or change.chat.type != ChatType.PRIVATE:
+            return
+        if change.new_chat_member.status in {ChatMember.BANNED, ChatMember.LEFT}:
+            await self.service.forget(CHANNEL, change.chat.id)
+            log.info("a person blocked the bot; their session was deleted")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Log the error's type and traceback only: never the update, which holds what people wrote.
         log.error("error while handling an update: %s", type(context.error).__name__, exc_info=context.error)
         if not isinstance(update, Update) or update.effective_chat is None or self.service is None:
             return
-        if update.effective_chat.type != ChatType.PRIVATE or isinstance(context.error, Forbidden):
+        if update.effective_chat.type != ChatType.PRIVATE or isinstance(context.error, (Forbidden, ChatGone)):
             return
         engine = self.service.engine
         reply = Reply(engine.bundle.texts["error"], "menu", buttons=engine.step(None, Command("menu")).replies[0].buttons)
@@ -202,6 +238,42 @@ class TelegramAdapter:
 
     # --- sending ------------------------------------------------------------------
 
+    async def _deliver_or_forget(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: tuple[Reply, ...], editable: Message | None = None
+    ) -> None:
+        try:
+            await self._deliver(context, chat_id, replies, editable)
+        except ChatGone:
+            if self.service is not None:
+                await self.service.forget(CHANNEL, chat_id)
+            log.info("a chat is gone (blocked or deleted): stopped sending and deleted its session")
+
+    @staticmethod
+    async def _send(make: Callable[[], Awaitable[object]]) -> object:
+        """One Bot API call, tried again on passing faults; ChatGone when the person blocked the bot."""
+        backoff = FIRST_BACKOFF_SECONDS
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                return await make()
+            except Forbidden as exc:
+                raise ChatGone(str(exc)) from exc
+            except BadRequest:
+                raise  # our request is wrong: trying again will not help
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+                if attempt == SEND_ATTEMPTS or seconds > MAX_RETRY_AFTER_SECONDS:
+                    raise
+                log.warning("Telegram asked to wait %.1f s before sending again", seconds)
+                await asyncio.sleep(seconds + 0.1)
+            except (TimedOut, NetworkError) as exc:
+                if attempt == SEND_ATTEMPTS:
+                    raise
+                log.warning("sending failed (%s); trying again in %.1f s", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff *= 2
+        raise AssertionError("unreachable")
+
     async def _deliver(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: tuple[Reply, ...], editable: Message | None = None
     ) -> None:
@@ -213,13 +285,12 @@ class TelegramAdapter:
                     continue
             for number, chunk in enumerate(chunks):
                 last = number == len(chunks) - 1
-                await context.bot.send_message(chat_id, chunk, reply_markup=markup if last else None)
+                await self._send(lambda c=chunk, m=markup if last else None: context.bot.send_message(chat_id, c, reply_markup=m))
 
-    @staticmethod
-    async def _edit(message: Message, text: str, markup: object) -> bool:
+    async def _edit(self, message: Message, text: str, markup: object) -> bool:
         """Edit a menu in place; False when Telegram cannot, so the caller sends instead."""
         try:
-            await message.edit_text(text, reply_markup=markup)
+            await self._send(lambda: message.edit_text(text, reply_markup=markup))
         except BadRequest as exc:
             reason = str(exc).lower()
             if "message is not modified" in reason:
