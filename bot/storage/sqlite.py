@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +25,7 @@ import aiosqlite
 from bot.core.model import MAX_BACK_STACK, SessionState
 
 DAY = 86_400
+log = logging.getLogger(__name__)
 
 # Each entry upgrades the schema by one version; PRAGMA user_version holds the current one.
 MIGRATIONS: tuple[str, ...] = (
@@ -97,13 +100,29 @@ class SqliteStore:
         self.ttl_days = ttl_days
 
     @classmethod
-    async def open(cls, path: Path | str, ttl_days: int = 30) -> SqliteStore:
+    async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = 5000) -> SqliteStore:
+        """Open (creating if needed). A corrupt file is moved aside, with a log line, and a new one made."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return await cls._open(path, ttl_days, busy_timeout_ms)
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{path}{suffix}")
+                if part.exists():
+                    part.rename(Path(f"{aside}{suffix}"))
+            log.error("the database %s was corrupt (%s): moved it aside to %s and started a new one", path, exc, aside)
+            return await cls._open(path, ttl_days, busy_timeout_ms)
+
+    @classmethod
+    async def _open(cls, path: Path, ttl_days: int, busy_timeout_ms: int) -> SqliteStore:
         db = await aiosqlite.connect(path)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             await db.execute("PRAGMA synchronous=NORMAL")
             # Deleted rows are overwritten, so /forget leaves no readable trace in the file.
             await db.execute("PRAGMA secure_delete=ON")
@@ -235,6 +254,11 @@ class SqliteStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:
