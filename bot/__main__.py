@@ -176,7 +176,7 @@ async def store_command(settings: Settings, command: str, args: argparse.Namespa
 
 def run_telegram(settings: Settings) -> int:
     token = settings.require_token()
-    setup_logging(settings.log_level, token, settings.secret)
+    setup_logging(settings.log_level, token, settings.secret, fmt=settings.log_format)
     from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter  # noqa: PLC0415
     from bot.app import load_engine, open_service  # noqa: PLC0415
 
@@ -187,7 +187,17 @@ def run_telegram(settings: Settings) -> int:
         if adapter.service is not None:
             await adapter.service.store.purge(unmatched_days=settings.unmatched_retention_days)
 
-    adapter = TelegramAdapter(lambda: open_service(settings, engine), admin_ids=settings.admin_ids, purge=purge)
+    def reload() -> None:
+        """SIGHUP: new content goes live only if it validates; otherwise the old content stays."""
+        from bot.app import reload_engine  # noqa: PLC0415
+
+        if adapter.service is not None:
+            fresh = reload_engine(settings, adapter.service.engine)
+            if fresh is not None:
+                adapter.service.engine = fresh
+
+    adapter = TelegramAdapter(lambda: open_service(settings, engine), admin_ids=settings.admin_ids, purge=purge,
+                              reload=reload)
     app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit)
     log.info("starting long polling")
     app.run_polling(allowed_updates=ALLOWED_UPDATES)

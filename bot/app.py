@@ -27,6 +27,17 @@ def load_engine(settings: Settings) -> Engine:
     return Engine(bundle, ttl_days=settings.session_ttl_days, unmatched_days=unmatched_days)
 
 
+def reload_engine(settings: Settings, current: Engine) -> Engine | None:
+    """Load content again for a running bot: the new engine, or None (and errors logged) to keep the old."""
+    try:
+        engine = load_engine(settings)
+    except ConfigError:
+        log.error("content reload failed: the old content (version %s) stays live", current.bundle.version)
+        return None
+    log.info("content reloaded: version %s is live (was %s)", engine.bundle.version, current.bundle.version)
+    return engine
+
+
 async def open_store(settings: Settings) -> SqliteStore:
     """Open the database and forget what has expired, before anything else is served."""
     store = await SqliteStore.open(settings.db_path, ttl_days=settings.session_ttl_days)

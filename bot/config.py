@@ -35,6 +35,7 @@ class Settings:
     unmatched_retention_days: int = 14
     admin_ids: frozenset[int] = field(default=frozenset(), repr=False)
     rate_limit: bool = True
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -60,6 +61,7 @@ class Settings:
             unmatched_retention_days=_positive_int("BOT_UNMATCHED_RETENTION_DAYS", get("BOT_UNMATCHED_RETENTION_DAYS"), 14),
             admin_ids=_ids("BOT_ADMIN_IDS", get("BOT_ADMIN_IDS")),
             rate_limit=(get("BOT_RATE_LIMIT") or "on").lower() not in {"off", "0", "false", "no"},
+            log_format=_choice("BOT_LOG_FORMAT", get("BOT_LOG_FORMAT"), ("text", "json")),
         )
 
     def require_token(self) -> str:
@@ -112,3 +114,11 @@ def _ids(name: str, value: str | None) -> frozenset[int]:
         return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
     except ValueError:
         raise ConfigError(f"{name} must be comma-separated numeric Telegram user ids") from None
+
+
+def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str:
+    if value is None:
+        return choices[0]
+    if value.lower() not in choices:
+        raise ConfigError(f"{name} must be one of: {', '.join(choices)}")
+    return value.lower()

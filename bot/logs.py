@@ -8,6 +8,8 @@ string from every record before it is written.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import re
 import sys
@@ -37,9 +39,29 @@ class RedactTokens(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", *secrets: str | None, stream=sys.stderr) -> None:  # noqa: ANN001
+class JsonLines(logging.Formatter):
+    """One JSON object per line, for log collectors (BOT_LOG_FORMAT=json)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO", *secrets: str | None, stream=sys.stderr, fmt: str = "text") -> None:  # noqa: ANN001
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens(*secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -95,3 +95,26 @@ def test_httpx_request_lines_are_silenced_at_info() -> None:
 
 def test_redact_keeps_ordinary_text() -> None:
     assert RedactTokens(TOKEN).redact("hello 12:30 world") == "hello 12:30 world"
+
+
+def test_json_log_lines_are_valid_and_redacted() -> None:
+    import json  # noqa: PLC0415
+
+    stream = io.StringIO()
+    setup_logging("INFO", TOKEN, stream=stream, fmt="json")
+    logging.getLogger("bot").info("started with %s", f"https://api.telegram.org/bot{TOKEN}/getMe")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("bot").exception("failed")
+    logging.getLogger().handlers.clear()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [entry["message"] for entry in lines] == ["started with https://api.telegram.org/bot<redacted>/getMe", "failed"]
+    assert lines[1]["level"] == "ERROR" and "ValueError: boom" in lines[1]["exception"]
+    assert TOKEN not in stream.getvalue()
+
+
+def test_log_format_must_be_known() -> None:
+    assert Settings.from_env({"BOT_LOG_FORMAT": "JSON"}, env_file=None).log_format == "json"
+    with pytest.raises(ConfigError):
+        Settings.from_env({"BOT_LOG_FORMAT": "xml"}, env_file=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -123,3 +124,51 @@ async def test_run_against_a_fake_bot_api_and_stop_cleanly(
     if level == "INFO":
         for needle in (str(chat_id), "Bartholomew", "bart_holo", "spinach"):
             assert needle not in logs, needle
+
+
+async def test_sighup_reloads_valid_content_and_keeps_the_old_on_errors(
+    tmp_path: Path, fake_api: FakeBotApi, bundle: Bundle
+) -> None:
+    import shutil  # noqa: PLC0415
+
+    from tests.conftest import CONTENT, FLOWS  # noqa: PLC0415
+
+    content, flows = tmp_path / "content", tmp_path / "flows"
+    shutil.copytree(CONTENT, content)
+    shutil.copytree(FLOWS, flows)
+    env = clean_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url,
+                    BOT_CONTENT_DIR=str(content), BOT_FLOWS_DIR=str(flows), BOT_LOG_FORMAT="json")
+    log_path = tmp_path / "bot.log"
+    texts = content / "texts.yaml"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            await fake_api.wait_until(lambda: bool(fake_api.calls_to("setMyCommands")), timeout=30)
+            person = Person(fake_api, 4242)
+            (before,) = await person.say("/start")
+            texts.write_text(texts.read_text().replace("Hello. I answer", "Welcome. I answer"))
+            process.send_signal(signal.SIGHUP)
+            for _ in range(50):
+                if "content reloaded" in log_path.read_text():
+                    break
+                await asyncio.sleep(0.1)
+            (after,) = await person.say("/start")
+            (stale,) = await person.tap("What causes it?", on=before)
+            texts.write_text("texts: [this is: not valid")
+            process.send_signal(signal.SIGHUP)
+            for _ in range(50):
+                if "content reload failed" in log_path.read_text():
+                    break
+                await asyncio.sleep(0.1)
+            (still,) = await person.say("/start")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), timeout=15)
+    assert code == 0
+    assert before.text.startswith("Hello. I answer") and after.text.startswith("Welcome. I answer")
+    assert stale.text == bundle.texts["menu_changed"], "buttons from the old content lead to the main menu"
+    assert still.text.startswith("Welcome. I answer"), "invalid content does not replace the live content"
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    assert any("texts.yaml:1: YAML syntax error" in e["message"] for e in lines)
+    assert any(e["message"].startswith("content reload failed") for e in lines)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import Awaitable, Callable
 
 from telegram import BotCommand, ChatMember, LinkPreviewOptions, Message, Update
@@ -105,13 +106,15 @@ PURGE_EVERY_SECONDS = 3600
 
 class TelegramAdapter:
     def __init__(self, open_service: Callable[[], Awaitable[ChatService]], admin_ids: frozenset[int] = frozenset(),
-                 purge: Callable[[], Awaitable[object]] | None = None, purge_every: float = PURGE_EVERY_SECONDS) -> None:
+                 purge: Callable[[], Awaitable[object]] | None = None, purge_every: float = PURGE_EVERY_SECONDS,
+                 reload: Callable[[], None] | None = None) -> None:
         self._open_service = open_service
         self.service: ChatService | None = None
         self._admin_ids = admin_ids  # configuration only: never stored
         self._purge = purge
         self._purge_every = purge_every
         self._purger: asyncio.Task[None] | None = None
+        self._reload = reload
 
     def build(self, token: str, base_url: str, rate_limit: bool = True, **builder_options: object) -> Application:
         defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
@@ -140,6 +143,8 @@ class TelegramAdapter:
         self.service = await self._open_service()
         if self._purge is not None:
             self._purger = asyncio.create_task(self._purge_periodically())
+        if self._reload is not None and hasattr(signal, "SIGHUP"):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._reload)
         try:
             await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
         except TelegramError as exc:  # the "/" menu is a convenience: never block start-up on it
