@@ -17,7 +17,7 @@ help:
 	@echo "make validate  check content/ and flows/"
 	@echo "make chat      chat with the bot in the terminal"
 	@echo "make eval      how well typed questions are understood, on tests/data/*.jsonl"
-	@echo "make bench     speed figures (bench/results.json)"
+	@echo "make bench     full-size load tests and speed figures (bench/results.json)"
 	@echo "make clean     remove the virtual environment and caches"
 
 $(BIN)/python:
@@ -46,7 +46,8 @@ validate: install
 eval: install
 	$(BIN)/python -m bot eval
 
-bench: install
+bench: install-test
+	$(BIN)/python -m pytest -q -s -m slow tests/test_load.py
 	$(BIN)/python -m bench.run
 
 test: install-test

@@ -61,6 +61,7 @@ class FakeBotApi:
     confirmed_offset: int = 0
     presses: int = 0
     _faults: dict[str, list[tuple[int, str, dict | None, float]]] = field(default_factory=dict)
+    blocked_chats: set[int] = field(default_factory=set)  # chats whose person blocked the bot
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -119,6 +120,13 @@ class FakeBotApi:
                    "chat": self._chat(chat_id, chat_type), "from": self._user(chat_id), **content}
         return await self.push({"message": message})
 
+    def bot_message(self, chat_id: int, text: str = "menu") -> int:
+        """A message the bot "sent" earlier, so a test can press buttons on it without a round trip."""
+        message = {"message_id": next(self._message_ids), "date": int(time.time()), "from": BOT_USER,
+                   "chat": {"id": chat_id, "type": "private", "first_name": "Alice"}, "text": text}
+        self.messages[message["message_id"]] = message
+        return message["message_id"]
+
     async def press(self, chat_id: int, message_id: int, data: str) -> int:
         message = self.messages[message_id]
         self.presses += 1
@@ -176,6 +184,11 @@ class FakeBotApi:
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404)
         call = Call(method, params)
+        if "chat_id" in params and int(params["chat_id"]) in self.blocked_chats and method != "getUpdates":
+            self.calls.append(call)
+            await self._notify()
+            return web.json_response({"ok": False, "error_code": 403,
+                                      "description": "Forbidden: bot was blocked by the user"}, status=403)
         faults = self._faults.get(method)
         if faults:
             status, description, parameters, delay = faults.pop(0)
