@@ -20,9 +20,10 @@ USER bot
 # The database and the generated session secret live on the volume, outside the image.
 VOLUME ["/data"]
 
-# Long polling opens no port, so there is nothing for an HTTP health check to call;
-# a crashed bot exits and the container's restart policy brings it back.
-HEALTHCHECK NONE
+# In webhook mode (BOT_WEBHOOK_URL set) this asks the bot's /healthz; in polling mode there is
+# no port, so it passes, and a crashed bot exits for the restart policy to bring back.
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["python", "-m", "bot", "health"]
 
 # Exec form, so SIGTERM reaches Python and python-telegram-bot stops cleanly.
 CMD ["python", "-m", "bot", "run"]

@@ -20,8 +20,13 @@ log = logging.getLogger("bot")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="NH family guide bot.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate,ask,eval,stats,unmatched,purge}")
-    sub.add_parser("run", help="run on Telegram (long polling)", description="Run the bot on Telegram with long polling. Needs TELEGRAM_BOT_TOKEN.")
+    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate,ask,eval,stats,unmatched,purge,health}")
+    sub.add_parser("run", help="run on Telegram (long polling, or a webhook with BOT_WEBHOOK_URL)",
+                   description="Run the bot on Telegram. Long polling by default; with BOT_WEBHOOK_URL set, "
+                               "a webhook server on BOT_LISTEN:BOT_PORT. Needs TELEGRAM_BOT_TOKEN.")
+    sub.add_parser("health", help="exit 0 if the running bot is healthy (webhook mode)",
+                   description="In webhook mode, ask the running bot's /healthz; exit 0 when healthy, 1 otherwise. "
+                               "In polling mode there is no endpoint, so it exits 0.")
     sub.add_parser("chat", help="chat in the terminal", description="Chat with the bot in the terminal, over the same flows, engine and database. Reads one line per turn; works with piped input.")
     check = sub.add_parser("validate", help="check content and flows", description="Load and check content/ and flows/. Prints each problem as path:line: message.")
     check.add_argument("--content", type=Path, help="content directory (default: BOT_CONTENT_DIR or ./content)")
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             return ask_command(settings, args, parser)
         if command == "eval":
             return eval_command(settings, args)
+        if command == "health":
+            return health_command(settings)
         if command in {"stats", "unmatched", "purge"}:
             return asyncio.run(store_command(settings, command, args))
         return asyncio.run(run_terminal(settings))
@@ -198,11 +205,34 @@ def run_telegram(settings: Settings) -> int:
 
     adapter = TelegramAdapter(lambda: open_service(settings, engine), admin_ids=settings.admin_ids, purge=purge,
                               reload=reload)
-    app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit)
-    log.info("starting long polling")
-    app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    if settings.webhook_url:
+        from bot.adapters.webhook import serve  # noqa: PLC0415
+
+        app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit, updater=None)
+        secret = settings.webhook_secret_token()
+        asyncio.run(serve(app, adapter, settings.webhook_url, settings.listen, settings.port, secret))
+    else:
+        app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit)
+        log.info("starting long polling")
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
     log.info("stopped")
     return 0
+
+
+def health_command(settings: Settings) -> int:
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    if not settings.webhook_url:
+        print("polling mode: no health endpoint")
+        return 0
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.port}/healthz", timeout=3) as response:  # noqa: S310
+            print(response.read().decode())
+            return 0
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"unhealthy: {exc}")
+        return 1
 
 
 async def run_terminal(settings: Settings) -> int:

@@ -36,6 +36,10 @@ class Settings:
     admin_ids: frozenset[int] = field(default=frozenset(), repr=False)
     rate_limit: bool = True
     log_format: str = "text"
+    webhook_url: str | None = None
+    listen: str = "0.0.0.0"  # noqa: S104 - a container listens on all interfaces; set BOT_LISTEN to narrow it
+    port: int = 8080
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -62,6 +66,10 @@ class Settings:
             admin_ids=_ids("BOT_ADMIN_IDS", get("BOT_ADMIN_IDS")),
             rate_limit=(get("BOT_RATE_LIMIT") or "on").lower() not in {"off", "0", "false", "no"},
             log_format=_choice("BOT_LOG_FORMAT", get("BOT_LOG_FORMAT"), ("text", "json")),
+            webhook_url=get("BOT_WEBHOOK_URL"),
+            listen=get("BOT_LISTEN") or "0.0.0.0",  # noqa: S104
+            port=_positive_int("BOT_PORT", get("BOT_PORT"), 8080),
+            webhook_secret=get("BOT_WEBHOOK_SECRET"),
         )
 
     def require_token(self) -> str:
@@ -72,6 +80,14 @@ class Settings:
         if not re.match(r"^https?://[^\s]+$", self.api_base_url) or self.token in self.api_base_url:
             raise ConfigError("TELEGRAM_API_BASE_URL must be an http(s) URL ending before the token, e.g. https://api.telegram.org/bot")
         return self.token
+
+    def webhook_secret_token(self) -> str:
+        """BOT_WEBHOOK_SECRET, or a fresh one: Telegram allows 1-256 of A-Z a-z 0-9 _ -."""
+        if self.webhook_secret:
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.webhook_secret):
+                raise ConfigError("BOT_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (1 to 256 characters)")
+            return self.webhook_secret
+        return secrets.token_urlsafe(32)
 
     def session_secret(self) -> bytes:
         """BOT_SECRET, or a secret generated once and kept beside the database (mode 0600)."""

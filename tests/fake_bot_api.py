@@ -60,6 +60,7 @@ class FakeBotApi:
     port: int = 0
     confirmed_offset: int = 0
     presses: int = 0
+    polls: int = 0  # getUpdates calls (not kept in `calls`, which would fill with them)
     _faults: dict[str, list[tuple[int, str, dict | None, float]]] = field(default_factory=dict)
     blocked_chats: set[int] = field(default_factory=set)  # chats whose person blocked the bot
 
@@ -236,6 +237,9 @@ class FakeBotApi:
     async def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
         return True
 
+    async def _api_setWebhook(self, params: dict[str, Any]) -> bool:
+        return True
+
     async def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
         return True
 
@@ -243,6 +247,7 @@ class FakeBotApi:
         return True
 
     async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.polls += 1
         offset = int(params.get("offset") or 0)
         if offset:
             # Telegram forgets updates below the offset: that is the confirmation.

@@ -74,3 +74,23 @@ async def test_a_corrupt_file_is_moved_aside_at_start_up(tmp_path: Path, setting
     assert any("was corrupt" in r.getMessage() and "moved it aside" in r.getMessage() for r in caplog.records)
     with sqlite3.connect(settings.db_path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path, engine: Engine, settings: Settings) -> None:
+    from aiohttp.test_utils import TestClient, TestServer  # noqa: PLC0415
+
+    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
+    from bot.adapters.webhook import web_app  # noqa: PLC0415
+
+    service = await service_on(tmp_path / "bot.sqlite3", engine)
+    adapter = TelegramAdapter(lambda: None)
+    adapter.service = service
+    app = adapter.build(settings.token, "http://127.0.0.1:9/bot", updater=None)
+    async with TestClient(TestServer(web_app(app, adapter, "/hook", "secret"))) as client:
+        healthy = await client.get("/healthz")
+        assert healthy.status == 200 and (await healthy.json())["content_version"] == engine.bundle.version
+        await service.store.close()  # the database goes away
+        broken = await client.get("/healthz")
+        assert broken.status == 503
+        forged = await client.post("/hook", json={"update_id": 1})
+        assert forged.status == 403

@@ -172,3 +172,54 @@ async def test_sighup_reloads_valid_content_and_keeps_the_old_on_errors(
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     assert any("texts.yaml:1: YAML syntax error" in e["message"] for e in lines)
     assert any(e["message"].startswith("content reload failed") for e in lines)
+
+
+async def test_webhook_mode_with_secret_token_and_health(tmp_path: Path, fake_api: FakeBotApi, bundle: Bundle) -> None:
+    import socket  # noqa: PLC0415
+
+    from aiohttp import ClientSession  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/telegram-hook"
+    env = clean_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url, BOT_WEBHOOK_URL=url,
+                    BOT_LISTEN="127.0.0.1", BOT_PORT=str(port), BOT_WEBHOOK_SECRET="s3cret-token_value")
+    update = {"update_id": 1, "message": {"message_id": 5, "date": 0, "text": "/start cause",
+                                          "chat": {"id": 5151, "type": "private", "first_name": "A"},
+                                          "from": {"id": 5151, "is_bot": False, "first_name": "A"},
+                                          "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+    with (tmp_path / "bot.log").open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            await fake_api.wait_until(lambda: bool(fake_api.calls_to("setWebhook")), timeout=30)
+            (registered,) = fake_api.calls_to("setWebhook")
+            assert registered.params["url"] == url and registered.params["secret_token"] == "s3cret-token_value"
+            async with ClientSession() as http:
+                for _ in range(50):
+                    try:
+                        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                            health = (response.status, await response.json())
+                        break
+                    except OSError:
+                        await asyncio.sleep(0.1)
+                for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+                    async with http.post(url, json=update, headers=headers) as response:
+                        assert response.status == 403
+                async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token_value"}) as response:
+                    assert response.status == 200
+            await fake_api.wait_until(lambda: len(fake_api.outgoing(5151)) == 1)
+            checked = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "health", env=env, cwd=tmp_path,
+                                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            health_output, _ = await checked.communicate()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), timeout=15)
+    assert code == 0
+    assert health == (200, {"status": "ok", "content_version": bundle.version})
+    assert checked.returncode == 0 and bundle.version in health_output.decode()
+    assert fake_api.outgoing(5151)[0].text.startswith("What causes NH?")
+    assert len(fake_api.outgoing(5151)) == 1, "the refused posts were not handled"
+    assert fake_api.polls == 0, "webhook mode never polls"
+    assert "webhook mode: listening" in (tmp_path / "bot.log").read_text()

@@ -26,6 +26,7 @@ async def test_start_registers_commands_and_shows_the_welcome(fake_api: FakeBotA
     (commands,) = fake_api.calls_to("setMyCommands")
     names = [c["command"] for c in commands.params["commands"]]
     assert names == ["start", "menu", "help", "about", "privacy", "forget"]
+    assert fake_api.polls >= 1, "polling mode asks for updates"
 
 
 async def test_press_through_every_topic_each_answer_ends_with_the_disclaimer(

@@ -27,4 +27,7 @@ class Store(Protocol):
     async def log_unmatched(self, text: str, outcome: str) -> None:
         """Keep a scrubbed, unlinked question text (only when an operator turned that on)."""
 
+    async def healthy(self) -> bool:
+        """True while the storage answers."""
+
     async def close(self) -> None: ...

@@ -252,6 +252,14 @@ class SqliteStore:
         ) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
 
+    async def healthy(self) -> bool:
+        """True while the database answers a trivial query."""
+        try:
+            async with self._db.execute("SELECT 1") as cursor:
+                return (await cursor.fetchone()) == (1,)
+        except (sqlite3.Error, ValueError):
+            return False
+
     async def close(self) -> None:
         await self._db.close()
 

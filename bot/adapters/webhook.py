@@ -1,0 +1,71 @@
+"""Webhook mode: a small aiohttp server in front of the same Application.
+
+Telegram POSTs each update to BOT_WEBHOOK_URL with the secret token we registered;
+requests without it are refused (403), so nobody can forge updates. GET /healthz
+answers 200 with the content version while the database answers and content is
+loaded, 503 otherwise; the Dockerfile's HEALTHCHECK calls it through `python -m bot health`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import signal
+from urllib.parse import urlparse
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 1_000_000
+
+
+def web_app(app: Application, adapter: TelegramAdapter, path: str, secret: str) -> web.Application:
+    async def receive(request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = json.loads(await request.read())
+            update = Update.de_json(data, app.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400, text="not an update")
+        await app.update_queue.put(update)
+        return web.Response(text="ok")
+
+    async def health(_request: web.Request) -> web.Response:
+        service = adapter.service
+        if service is None or not await service.store.healthy():
+            return web.Response(status=503, text="unhealthy")
+        return web.json_response({"status": "ok", "content_version": service.engine.bundle.version})
+
+    server = web.Application(client_max_size=MAX_UPDATE_BYTES)
+    server.router.add_post(path, receive)
+    server.router.add_get("/healthz", health)
+    return server
+
+
+async def serve(app: Application, adapter: TelegramAdapter, url: str, listen: str, port: int, secret: str) -> None:
+    """Register the webhook, serve until SIGTERM or SIGINT, then finish the updates in hand and stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for name in ("SIGTERM", "SIGINT"):
+        loop.add_signal_handler(getattr(signal, name), stop.set)
+    async with app:  # initialize / shutdown
+        await adapter.post_init(app)
+        await app.bot.set_webhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        await app.start()
+        runner = web.AppRunner(web_app(app, adapter, urlparse(url).path or "/", secret), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, listen, port).start()
+        log.info("webhook mode: listening on %s:%d", listen, port)
+        await stop.wait()
+        log.info("stopping: finishing the updates in hand")
+        await runner.cleanup()  # no new updates; Telegram keeps the rest until we are back
+        await app.stop()  # processes what is already queued
+        await adapter.post_shutdown(app)
