@@ -203,8 +203,13 @@ def run_telegram(settings: Settings) -> int:
             if fresh is not None:
                 adapter.service.engine = fresh
 
+    def content_files() -> tuple:
+        """Names, sizes and change times of the content and flow files: changes when an editor saves."""
+        files = sorted([*settings.content_dir.glob("*.yaml"), *settings.flows_dir.glob("*.yaml")])
+        return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists())
+
     adapter = TelegramAdapter(lambda: open_service(settings, engine), admin_ids=settings.admin_ids, purge=purge,
-                              reload=reload)
+                              reload=reload, watch=content_files if settings.reload_watch else None)
     if settings.webhook_url:
         from bot.adapters.webhook import serve  # noqa: PLC0415
 

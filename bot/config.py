@@ -40,6 +40,7 @@ class Settings:
     listen: str = "0.0.0.0"  # noqa: S104 - a container listens on all interfaces; set BOT_LISTEN to narrow it
     port: int = 8080
     webhook_secret: str | None = field(default=None, repr=False)
+    reload_watch: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -70,6 +71,7 @@ class Settings:
             listen=get("BOT_LISTEN") or "0.0.0.0",  # noqa: S104
             port=_positive_int("BOT_PORT", get("BOT_PORT"), 8080),
             webhook_secret=get("BOT_WEBHOOK_SECRET"),
+            reload_watch=(get("BOT_RELOAD_WATCH") or "0").lower() in {"1", "true", "yes", "on"},
         )
 
     def require_token(self) -> str:

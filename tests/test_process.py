@@ -126,8 +126,9 @@ async def test_run_against_a_fake_bot_api_and_stop_cleanly(
             assert needle not in logs, needle
 
 
-async def test_sighup_reloads_valid_content_and_keeps_the_old_on_errors(
-    tmp_path: Path, fake_api: FakeBotApi, bundle: Bundle
+@pytest.mark.parametrize("watch", [False, True], ids=["sighup", "file-watch"])
+async def test_reload_puts_valid_content_live_and_keeps_the_old_on_errors(
+    tmp_path: Path, fake_api: FakeBotApi, bundle: Bundle, watch: bool
 ) -> None:
     import shutil  # noqa: PLC0415
 
@@ -137,7 +138,8 @@ async def test_sighup_reloads_valid_content_and_keeps_the_old_on_errors(
     shutil.copytree(CONTENT, content)
     shutil.copytree(FLOWS, flows)
     env = clean_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url,
-                    BOT_CONTENT_DIR=str(content), BOT_FLOWS_DIR=str(flows), BOT_LOG_FORMAT="json")
+                    BOT_CONTENT_DIR=str(content), BOT_FLOWS_DIR=str(flows), BOT_LOG_FORMAT="json",
+                    BOT_RELOAD_WATCH="1" if watch else "0")
     log_path = tmp_path / "bot.log"
     texts = content / "texts.yaml"
     with log_path.open("wb") as log_file:
@@ -148,16 +150,18 @@ async def test_sighup_reloads_valid_content_and_keeps_the_old_on_errors(
             person = Person(fake_api, 4242)
             (before,) = await person.say("/start")
             texts.write_text(texts.read_text().replace("Hello. I answer", "Welcome. I answer"))
-            process.send_signal(signal.SIGHUP)
-            for _ in range(50):
+            if not watch:
+                process.send_signal(signal.SIGHUP)
+            for _ in range(100):
                 if "content reloaded" in log_path.read_text():
                     break
                 await asyncio.sleep(0.1)
             (after,) = await person.say("/start")
             (stale,) = await person.tap("What causes it?", on=before)
             texts.write_text("texts: [this is: not valid")
-            process.send_signal(signal.SIGHUP)
-            for _ in range(50):
+            if not watch:
+                process.send_signal(signal.SIGHUP)
+            for _ in range(100):
                 if "content reload failed" in log_path.read_text():
                     break
                 await asyncio.sleep(0.1)

@@ -102,12 +102,14 @@ def _group_event(message: Message, text: str | None, bot_username: str | None) -
 
 
 PURGE_EVERY_SECONDS = 3600
+WATCH_EVERY_SECONDS = 2.0
 
 
 class TelegramAdapter:
     def __init__(self, open_service: Callable[[], Awaitable[ChatService]], admin_ids: frozenset[int] = frozenset(),
                  purge: Callable[[], Awaitable[object]] | None = None, purge_every: float = PURGE_EVERY_SECONDS,
-                 reload: Callable[[], None] | None = None) -> None:
+                 reload: Callable[[], None] | None = None, watch: Callable[[], object] | None = None,
+                 watch_every: float = WATCH_EVERY_SECONDS) -> None:
         self._open_service = open_service
         self.service: ChatService | None = None
         self._admin_ids = admin_ids  # configuration only: never stored
@@ -115,6 +117,9 @@ class TelegramAdapter:
         self._purge_every = purge_every
         self._purger: asyncio.Task[None] | None = None
         self._reload = reload
+        self._watch = watch  # returns something that changes when the content files change
+        self._watch_every = watch_every
+        self._watcher: asyncio.Task[None] | None = None
 
     def build(self, token: str, base_url: str, rate_limit: bool = True, **builder_options: object) -> Application:
         defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
@@ -145,6 +150,8 @@ class TelegramAdapter:
             self._purger = asyncio.create_task(self._purge_periodically())
         if self._reload is not None and hasattr(signal, "SIGHUP"):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._reload)
+        if self._reload is not None and self._watch is not None:
+            self._watcher = asyncio.create_task(self._watch_content())
         try:
             await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
         except TelegramError as exc:  # the "/" menu is a convenience: never block start-up on it
@@ -152,11 +159,12 @@ class TelegramAdapter:
         log.info("bot started as @%s with content version %s", app.bot.username, self.service.engine.bundle.version)
 
     async def post_shutdown(self, app: Application) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
-            self._purger = None
+        for task in (self._purger, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._purger = self._watcher = None
         if self.service is not None:
             await self.service.store.close()
             self.service = None
@@ -170,6 +178,17 @@ class TelegramAdapter:
                 await self._purge()
             except Exception:  # noqa: BLE001 - a failed purge is retried next time; the bot goes on
                 log.exception("periodic purge failed")
+
+    async def _watch_content(self) -> None:
+        """BOT_RELOAD_WATCH: reload when content files change, as SIGHUP would."""
+        assert self._watch is not None and self._reload is not None
+        seen = self._watch()
+        while True:
+            await asyncio.sleep(self._watch_every)
+            now = self._watch()
+            if now != seen:
+                seen = now
+                self._reload()
 
     # --- updates ----------------------------------------------------------------
 
