@@ -184,7 +184,7 @@ async def store_command(settings: Settings, command: str, args: argparse.Namespa
 def run_telegram(settings: Settings) -> int:
     token = settings.require_token()
     setup_logging(settings.log_level, token, settings.secret, fmt=settings.log_format)
-    from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter  # noqa: PLC0415
+    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
     from bot.app import load_engine, open_service  # noqa: PLC0415
 
     engine = load_engine(settings)
@@ -217,9 +217,11 @@ def run_telegram(settings: Settings) -> int:
         secret = settings.webhook_secret_token()
         asyncio.run(serve(app, adapter, settings.webhook_url, settings.listen, settings.port, secret))
     else:
-        app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit)
+        from bot.adapters.poller import run_until_signalled  # noqa: PLC0415
+
+        app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit, updater=None)
         log.info("starting long polling")
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+        asyncio.run(run_until_signalled(app, adapter))
     log.info("stopped")
     return 0
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter
+from bot.adapters import poller
+from bot.adapters.telegram import TelegramAdapter
 from bot.app import load_engine, open_service
 from bot.config import Settings
 from bot.content import load_bundle
@@ -49,22 +50,22 @@ async def fake_api() -> AsyncIterator[FakeBotApi]:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(api: FakeBotApi, settings: Settings, **builder_options: object) -> AsyncIterator[TelegramAdapter]:
-    """The real Application, polling the fake server, as `run_polling` would run it."""
+async def running_bot(api: FakeBotApi, settings: Settings, adapter_options: dict | None = None,
+                      **builder_options: object) -> AsyncIterator[TelegramAdapter]:
+    """The real Application and the bot's own poller, against the fake server, as `python -m bot run` runs them."""
     engine = load_engine(settings)
-    adapter = TelegramAdapter(lambda: open_service(settings, engine))
-    app = adapter.build(settings.token, api.base_url, rate_limit=settings.rate_limit, **builder_options)
-    await app.initialize()
-    await adapter.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+    adapter = TelegramAdapter(lambda: open_service(settings, engine), **(adapter_options or {}))
+    app = adapter.build(settings.token, api.base_url, rate_limit=settings.rate_limit, updater=None, **builder_options)
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(app, adapter, stop, timeout=1))
     try:
+        await eventually(lambda: app.running or task.done())
+        if task.done():
+            task.result()  # start-up failed: show why
         yield adapter
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await adapter.post_shutdown(app)
+        stop.set()
+        await task
 
 
 async def eventually(check, timeout: float = 5.0) -> None:  # noqa: ANN001

@@ -7,52 +7,15 @@ The small variant runs in `make test`; the full size (200 chats, 2,000 updates) 
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 
 import pytest
 
 from bot.config import Settings
 from bot.content.bundle import Bundle
-from bot.core import callback
 from tests.conftest import eventually, running_bot
+from tests.scenarios import replies_by_chat, script
 from tests.fake_bot_api import FakeBotApi
-
-TYPED = {"is it genetic??": "is-it-genetic", "wil it hapen again next baby": "recurrence-risk",
-         "what does GALD stand for": "nh-and-gald", "is it my fault": "not-your-fault"}
-
-
-async def script(api: FakeBotApi, bundle: Bundle, chats: int, updates: int, seed: int = 7) -> dict[int, list[str]]:
-    """Queue `updates` updates over `chats` chats; return the question each reply must start with, per chat."""
-    rng = random.Random(seed)
-    answers = list(bundle.answers)
-    expected: dict[int, list[str]] = {}
-    menus = {}
-    chat_ids = [900_000 + n for n in range(chats)]
-    for number in range(updates):
-        chat = chat_ids[number % chats]
-        kind = rng.randrange(3)
-        if kind == 0:
-            answer = rng.choice(answers)
-            await api.send_text(chat, f"/start {answer}")
-        elif kind == 1:
-            answer = rng.choice(answers)
-            message = menus.setdefault(chat, api.bot_message(chat))
-            await api.press(chat, message, callback.encode(bundle.version, callback.GOTO, answer))
-        else:
-            text, answer = rng.choice(list(TYPED.items()))
-            await api.send_text(chat, text)
-        expected.setdefault(chat, []).append(bundle.answers[answer].question)
-    return expected
-
-
-def replies_by_chat(api: FakeBotApi) -> dict[int, list[str]]:
-    got: dict[int, list[str]] = {}
-    for call in api.calls_to("sendMessage"):
-        if call.result is not None:
-            got.setdefault(int(call.params["chat_id"]), []).append(call.text.split("\n", 1)[0])
-    return got
-
 
 async def run_load(api: FakeBotApi, settings: Settings, bundle: Bundle, chats: int, updates: int) -> tuple[dict, dict, float]:
     settings = dataclasses.replace(settings, rate_limit=False)  # the bot's own capacity, not Telegram's flood limit

@@ -322,26 +322,11 @@ def test_unmatched_command_lists_most_frequent_first(tmp_path: Path) -> None:
 
 
 async def test_stats_only_for_admins_in_private_chats(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
-    from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter  # noqa: PLC0415
-    from bot.app import load_engine, open_service  # noqa: PLC0415
-
-    engine = load_engine(settings)
-    adapter = TelegramAdapter(lambda: open_service(settings, engine), admin_ids=frozenset({ADMIN}))
-    app = adapter.build(settings.token, fake_api.base_url)
-    await app.initialize()
-    await adapter.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-    try:
+    async with running_bot(fake_api, settings, adapter_options={"admin_ids": frozenset({ADMIN})}):
         (refused,) = await Person(fake_api, CHAT).say("/stats")
         (figures,) = await Person(fake_api, ADMIN).say("/stats")
         await fake_api.send_text(-1001, "/stats", chat_type="supergroup")  # even an admin: not in a group
         await fake_api.wait_until(lambda: len(fake_api.outgoing(-1001)) >= 1)
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await adapter.post_shutdown(app)
     assert refused.text == bundle.texts["unknown_command"]
     assert figures.text.startswith("Usage in the last 7 day(s)") and "Chats started:" in figures.text
     assert fake_api.outgoing(-1001)[0].text == bundle.texts["group_chat"]

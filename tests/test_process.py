@@ -227,3 +227,46 @@ async def test_webhook_mode_with_secret_token_and_health(tmp_path: Path, fake_ap
     assert len(fake_api.outgoing(5151)) == 1, "the refused posts were not handled"
     assert fake_api.polls == 0, "webhook mode never polls"
     assert "webhook mode: listening" in (tmp_path / "bot.log").read_text()
+
+
+async def test_kill_9_mid_load_loses_no_update_and_keeps_sessions(tmp_path: Path, fake_api: FakeBotApi, bundle: Bundle) -> None:
+    from tests.scenarios import replies_by_chat, script  # noqa: PLC0415
+
+    chats, updates = 30, 600
+    expected = await script(fake_api, bundle, chats, updates)
+    env = clean_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url, BOT_RATE_LIMIT="off")
+
+    def answered() -> int:
+        return sum(map(len, replies_by_chat(fake_api).values()))
+
+    def complete() -> bool:
+        """Every chat has every expected reply, in order (a repeat of one in flight is allowed)."""
+        got = replies_by_chat(fake_api)
+        for chat, questions in expected.items():
+            replies = iter(got.get(chat, []))
+            if not all(any(r == q for r in replies) for q in questions):
+                return False
+        return True
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    first = await start()
+    await fake_api.wait_until(lambda: answered() >= updates // 3, timeout=60)
+    first.kill()  # SIGKILL: no chance to finish or confirm anything
+    await first.wait()
+    at_crash = answered()
+    second = await start()
+    try:
+        await fake_api.wait_until(complete, timeout=120)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(second.wait(), timeout=15) == 0
+    assert at_crash < updates, "the crash really happened mid-load"
+    assert complete(), "an update was lost or reordered"
+    assert answered() - updates <= 1, "at most the one update in flight at the crash is answered twice"
+    import sqlite3  # noqa: PLC0415
+
+    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone() == (chats,), "sessions intact"

@@ -62,6 +62,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, text, outcome)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE bot_state (
+        name        TEXT PRIMARY KEY,   -- e.g. 'last_update_id'
+        value       TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -85,6 +91,8 @@ PRIVACY_PHRASES: dict[str, str] = {
     "unmatched.text": "the wording of questions I could not answer",
     "unmatched.outcome": "questions I could not answer",
     "unmatched.count": "questions I could not answer",
+    "bot_state.name": "the number of the last message the bot handled",
+    "bot_state.value": "the number of the last message the bot handled",
 }
 SESSION_COLUMNS = ("key", "node", "back_stack", "language", "created_at", "updated_at")
 
@@ -251,6 +259,21 @@ class SqliteStore:
             "SELECT text, outcome, SUM(count) AS n, MAX(day) FROM unmatched GROUP BY text, outcome ORDER BY n DESC, text"
         ) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
+
+    # --- the bot's own progress (not about any person) ----------------------------------------
+
+    async def last_update_id(self) -> int | None:
+        async with self._db.execute("SELECT value FROM bot_state WHERE name = 'last_update_id'") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else None
+
+    async def set_last_update_id(self, update_id: int) -> None:
+        await self._db.execute(
+            "INSERT INTO bot_state (name, value) VALUES ('last_update_id', ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (str(update_id),),
+        )
+        await self._db.commit()
 
     async def healthy(self) -> bool:
         """True while the database answers a trivial query."""
