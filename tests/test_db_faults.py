@@ -94,3 +94,17 @@ async def test_health_is_503_when_the_database_does_not_answer(tmp_path: Path, e
         assert broken.status == 503
         forged = await client.post("/hook", json={"update_id": 1})
         assert forged.status == 403
+
+
+async def test_a_read_only_database_still_answers(tmp_path: Path, engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    # Tests run as root, for whom file permissions do not stop writes; SQLite's read-only mode
+    # raises the same "attempt to write a readonly database" error a read-only file does.
+    service = await service_on(tmp_path / "bot.sqlite3", engine)
+    await service.handle("tg", 1, Start())
+    await service.store._db.execute("PRAGMA query_only = ON")  # noqa: SLF001
+    caplog.set_level(logging.ERROR)
+    results = [await service.handle("tg", n, Start("cause")) for n in range(1, 6)]
+    assert all(r.replies[0].answer_id == "cause" for r in results)
+    messages = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(messages) == 1 and "readonly" in messages[0]
+    await service.store.close()

@@ -71,11 +71,9 @@ def event_from_message(message: Message, bot_username: str | None) -> Event | No
         kind = next((k for k in NON_TEXT_KINDS if getattr(message, k, None)), None)
         return NonText(kind) if kind else None  # service messages (pins, etc.) need no reply
     if text.startswith("/"):
+        # In a private chat everything is for us, whatever "@name" a command carries: never stay silent.
         head, _, rest = text.partition(" ")
-        name, _, addressee = head[1:].partition("@")
-        if addressee and bot_username and addressee.lower() != bot_username.lower():
-            return None
-        name = name.lower()
+        name = head[1:].partition("@")[0].lower()
         if name == "start":
             return Start(rest.strip() or None)
         return Command(name)
