@@ -84,9 +84,8 @@ class Understanding:
         node = self.bundle.nodes.get(node_id)
         return "support" if node is not None and node.type == "organisations" else (node.topic if node else None)
 
-    def emergency(self, text: str) -> str | None:
-        """The words that make `text` urgent, or None."""
-        cleaned = self.lexicon.clean(text)
+    def _urgency(self, cleaned: str) -> str | None:
+        """The words that make a cleaned message urgent, or None."""
         crisis = _first(self._crisis, cleaned)
         if crisis:
             return crisis
@@ -96,13 +95,13 @@ class Understanding:
         return None
 
     def classify(self, text: str) -> Verdict:
-        urgent = self.emergency(text)
+        cleaned = self.lexicon.clean(text)  # what every pattern below reads
+        urgent = self._urgency(cleaned)
         if urgent:
             return Verdict("emergency", confidence=1.0, why=(urgent,))
         if self.lexicon.is_greeting(text):
             return Verdict("greeting", confidence=1.0, why=("greeting",))
 
-        cleaned = self.lexicon.clean(text)
         anchored = _first(self._anchors, cleaned) is not None
         ranked, known, unknown = self.index.rank(text)
         answers = [s for s in ranked if s.target != OUT_OF_SCOPE]
