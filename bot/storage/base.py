@@ -27,10 +27,11 @@ class Store(Protocol):
     async def log_unmatched(self, text: str, outcome: str) -> None:
         """Keep a scrubbed, unlinked question text (only when an operator turned that on)."""
 
-    async def last_update_id(self) -> int | None:
-        """The id of the last Telegram update handled (the bot's own progress, not a person's)."""
+    async def progress(self) -> tuple[int | None, frozenset[int]]:
+        """The bot's own progress, not a person's: the Telegram update id up to which every
+        update was handled, and the ids beyond it handled already (updates run concurrently)."""
 
-    async def set_last_update_id(self, update_id: int) -> None: ...
+    async def set_progress(self, last: int, handled_above: Iterable[int] = ()) -> None: ...
 
     async def healthy(self) -> bool:
         """True while the storage answers."""

@@ -12,12 +12,14 @@ keeps that list, the schema and the /privacy text in step):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import aiosqlite
@@ -94,6 +96,9 @@ PRIVACY_PHRASES: dict[str, str] = {
     "bot_state.name": "the number of the last message the bot handled",
     "bot_state.value": "the number of the last message the bot handled",
 }
+# Anonymous counts are added up in memory and written at most this often (and at close),
+# instead of one write per update: a crash loses at most this many seconds of counts.
+COUNT_FLUSH_SECONDS = 1.0
 SESSION_COLUMNS = ("key", "node", "back_stack", "language", "created_at", "updated_at")
 
 
@@ -106,6 +111,8 @@ class SqliteStore:
         self._db = db
         self.path = path
         self.ttl_days = ttl_days
+        self._pending_counts: Counter[tuple[str, str, str]] = Counter()
+        self._counts_flushed_at = time.monotonic()
 
     @classmethod
     async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = 5000) -> SqliteStore:
@@ -127,7 +134,9 @@ class SqliteStore:
 
     @classmethod
     async def _open(cls, path: Path, ttl_days: int, busy_timeout_ms: int) -> SqliteStore:
-        db = await aiosqlite.connect(path)
+        # Autocommit: a single write is its own transaction, one trip to aiosqlite's thread instead
+        # of two (execute, commit); writes of several statements say BEGIN themselves.
+        db = await aiosqlite.connect(path, isolation_level=None)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -145,13 +154,11 @@ class SqliteStore:
     async def load(self, key: str, now: float | None = None) -> SessionState | None:
         """The live session under `key`; one idle for longer than the TTL is as good as gone."""
         oldest = int(now if now is not None else time.time()) - self.ttl_days * DAY
-        async with self._db.execute(
-            "SELECT node, back_stack, language FROM sessions WHERE key = ? AND updated_at >= ?", (key, oldest)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
+        rows = await self._db.execute_fetchall(
+            "SELECT node, back_stack, language FROM sessions WHERE key = ? AND updated_at >= ?", (key, oldest))
+        if not rows:
             return None
-        node, back_json, language = row
+        node, back_json, language = next(iter(rows))
         try:
             back = tuple(str(x) for x in json.loads(back_json))[-MAX_BACK_STACK:]
         except (ValueError, TypeError):
@@ -170,16 +177,26 @@ class SqliteStore:
             """,
             (key, state.node, json.dumps(list(state.back)), state.language, stamp, stamp),
         )
-        await self._db.commit()
 
     async def delete(self, key: str) -> int:
         """Delete everything tied to `key`: the session and its feedback rows."""
-        cursor = await self._db.execute("DELETE FROM sessions WHERE key = ?", (key,))
-        removed = cursor.rowcount
-        cursor = await self._db.execute("DELETE FROM feedback WHERE key = ?", (key,))
-        removed += cursor.rowcount
-        await self._db.commit()
+        async with self._transaction():
+            cursor = await self._db.execute("DELETE FROM sessions WHERE key = ?", (key,))
+            removed = cursor.rowcount
+            cursor = await self._db.execute("DELETE FROM feedback WHERE key = ?", (key,))
+            removed += cursor.rowcount
         return removed
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await self._db.execute("ROLLBACK")
+            raise
+        await self._db.execute("COMMIT")
 
     # --- forgetting on schedule ---------------------------------------------------------
 
@@ -188,43 +205,58 @@ class SqliteStore:
         stamp = int(now if now is not None else time.time())
         oldest = stamp - self.ttl_days * DAY
         removed = {}
-        cursor = await self._db.execute("DELETE FROM sessions WHERE updated_at < ?", (oldest,))
-        removed["sessions"] = cursor.rowcount
-        cursor = await self._db.execute("DELETE FROM feedback WHERE key NOT IN (SELECT key FROM sessions)")
-        removed["feedback"] = cursor.rowcount
-        cursor = await self._db.execute("DELETE FROM unmatched WHERE day <= ?", (today(stamp - unmatched_days * DAY),))
-        removed["unmatched"] = cursor.rowcount
-        await self._db.commit()
+        async with self._transaction():
+            cursor = await self._db.execute("DELETE FROM sessions WHERE updated_at < ?", (oldest,))
+            removed["sessions"] = cursor.rowcount
+            cursor = await self._db.execute("DELETE FROM feedback WHERE key NOT IN (SELECT key FROM sessions)")
+            removed["feedback"] = cursor.rowcount
+            cursor = await self._db.execute("DELETE FROM unmatched WHERE day <= ?", (today(stamp - unmatched_days * DAY),))
+            removed["unmatched"] = cursor.rowcount
         return removed
 
     # --- anonymous figures ----------------------------------------------------------------
 
-    async def count(self, items: Iterable[tuple[str, str]], now: float | None = None) -> None:
-        """Add one to each (metric, item) for today. Nothing here says who."""
-        rows = [(today(now), metric, item) for metric, item in items]
+    async def count(self, items: Iterable[tuple[str, str]], now: float | None = None, by: int = 1) -> None:
+        """Add `by` to each (metric, item) for today. Nothing here says who.
+
+        Added up in memory and written when COUNT_FLUSH_SECONDS have passed, so a busy bot
+        writes its counts about once a second rather than once per update."""
+        day = today(now)
+        for metric, item in items:
+            self._pending_counts[(day, metric, item)] += by
+        if time.monotonic() - self._counts_flushed_at >= COUNT_FLUSH_SECONDS:
+            await self.flush_counts()
+
+    async def flush_counts(self) -> None:
+        """Write the counts added up in memory; on a database fault they are kept for the next try."""
+        self._counts_flushed_at = time.monotonic()
+        pending, self._pending_counts = self._pending_counts, Counter()
+        rows = [(day, metric, item, delta, delta) for (day, metric, item), delta in pending.items() if delta]
         if not rows:
             return
-        await self._db.executemany(
-            """
-            INSERT INTO daily_counts (day, metric, item, count) VALUES (?, ?, ?, 1)
-            ON CONFLICT(day, metric, item) DO UPDATE SET count = count + 1
-            """,
-            rows,
-        )
-        await self._db.commit()
+        try:
+            async with self._transaction():
+                await self._db.executemany(
+                    """
+                    INSERT INTO daily_counts (day, metric, item, count) VALUES (?, ?, ?, MAX(?, 0))
+                    ON CONFLICT(day, metric, item) DO UPDATE SET count = MAX(count + ?, 0)
+                    """,
+                    rows,
+                )
+        except BaseException:
+            pending.update(self._pending_counts)
+            self._pending_counts = pending
+            raise
 
     async def record_feedback(self, key: str, answer_id: str, vote: str, now: float | None = None) -> bool:
         """Remember a rating; True when it changed what is counted (a repeat press does not)."""
-        async with self._db.execute("SELECT vote FROM feedback WHERE key = ? AND answer_id = ?", (key, answer_id)) as cur:
-            row = await cur.fetchone()
+        rows = list(await self._db.execute_fetchall(
+            "SELECT vote FROM feedback WHERE key = ? AND answer_id = ?", (key, answer_id)))
+        row = rows[0] if rows else None
         if row is not None and row[0] == vote:
             return False
-        day = today(now)
         if row is not None:  # a changed mind: move the count rather than add one
-            await self._db.execute(
-                "UPDATE daily_counts SET count = MAX(count - 1, 0) WHERE day = ? AND metric = 'feedback' AND item = ?",
-                (day, f"{answer_id}:{row[0]}"),
-            )
+            await self.count([("feedback", f"{answer_id}:{row[0]}")], now, by=-1)
         await self._db.execute(
             "INSERT INTO feedback (key, answer_id, vote) VALUES (?, ?, ?) "
             "ON CONFLICT(key, answer_id) DO UPDATE SET vote = excluded.vote",
@@ -236,6 +268,7 @@ class SqliteStore:
     async def counts(self, days: int, now: float | None = None) -> list[tuple[str, str, str, int]]:
         """(day, metric, item, count) for the last `days` days, today included."""
         since = today((now if now is not None else time.time()) - (days - 1) * DAY)
+        await self.flush_counts()
         async with self._db.execute(
             "SELECT day, metric, item, count FROM daily_counts WHERE day >= ? ORDER BY day, metric, item", (since,)
         ) as cursor:
@@ -251,7 +284,6 @@ class SqliteStore:
             """,
             (today(now), text, outcome),
         )
-        await self._db.commit()
 
     async def unmatched(self) -> list[tuple[str, str, int, str]]:
         """(text, outcome, times asked, last day), most frequent first."""
@@ -262,18 +294,24 @@ class SqliteStore:
 
     # --- the bot's own progress (not about any person) ----------------------------------------
 
-    async def last_update_id(self) -> int | None:
-        async with self._db.execute("SELECT value FROM bot_state WHERE name = 'last_update_id'") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else None
+    async def progress(self) -> tuple[int | None, frozenset[int]]:
+        """The last update id up to which every update was handled, and the ids handled beyond it."""
+        values = dict(await self._db.execute_fetchall(
+            "SELECT name, value FROM bot_state WHERE name IN ('last_update_id', 'handled_above')"))
+        last = int(values["last_update_id"]) if "last_update_id" in values else None
+        try:
+            above = frozenset(int(x) for x in json.loads(values.get("handled_above", "[]")))
+        except (ValueError, TypeError):
+            above = frozenset()
+        return last, above
 
-    async def set_last_update_id(self, update_id: int) -> None:
+    async def set_progress(self, last: int, handled_above: Iterable[int] = ()) -> None:
+        # One statement, so the two values change together.
         await self._db.execute(
-            "INSERT INTO bot_state (name, value) VALUES ('last_update_id', ?) "
+            "INSERT INTO bot_state (name, value) VALUES ('last_update_id', ?), ('handled_above', ?) "
             "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-            (str(update_id),),
+            (str(last), json.dumps(sorted(handled_above))),
         )
-        await self._db.commit()
 
     async def healthy(self) -> bool:
         """True while the database answers a trivial query."""
@@ -284,6 +322,10 @@ class SqliteStore:
             return False
 
     async def close(self) -> None:
+        try:
+            await self.flush_counts()
+        except (sqlite3.Error, ValueError) as exc:
+            log.error("could not write the last counts before closing (%s)", type(exc).__name__)
         await self._db.close()
 
 
