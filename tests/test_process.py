@@ -239,14 +239,18 @@ async def test_kill_9_mid_load_loses_no_update_and_keeps_sessions(tmp_path: Path
     def answered() -> int:
         return sum(map(len, replies_by_chat(fake_api).values()))
 
+    def replayed(got: list[str], want: list[str]) -> int | None:
+        """How many replies were repeated, if `got` is `want` with one stretch repeated at the crash; else None."""
+        for repeat in range(len(got) - len(want) + 1):
+            for cut in range(repeat, len(want) + 1):
+                if got == want[:cut] + want[cut - repeat:]:
+                    return repeat
+        return None
+
     def complete() -> bool:
-        """Every chat has every expected reply, in order (a repeat of one in flight is allowed)."""
+        """Every chat has every expected reply, in order, with at most a repeat where the crash hit."""
         got = replies_by_chat(fake_api)
-        for chat, questions in expected.items():
-            replies = iter(got.get(chat, []))
-            if not all(any(r == q for r in replies) for q in questions):
-                return False
-        return True
+        return all(replayed(got.get(chat, []), questions) is not None for chat, questions in expected.items())
 
     async def start() -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
@@ -265,7 +269,12 @@ async def test_kill_9_mid_load_loses_no_update_and_keeps_sessions(tmp_path: Path
         assert await asyncio.wait_for(second.wait(), timeout=15) == 0
     assert at_crash < updates, "the crash really happened mid-load"
     assert complete(), "an update was lost or reordered"
-    assert answered() - updates <= 1, "at most the one update in flight at the crash is answered twice"
+    # Chats run concurrently, one update at a time each: what a chat can see twice is the update it had
+    # in flight at the crash, or one finished just before its progress was written.
+    got = replies_by_chat(fake_api)
+    repeats = {chat: replayed(got[chat], questions) for chat, questions in expected.items()}
+    assert max(repeats.values()) <= 2, repeats
+    assert answered() - updates == sum(repeats.values()) <= chats
     import sqlite3  # noqa: PLC0415
 
     with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:

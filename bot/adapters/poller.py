@@ -1,21 +1,34 @@
-"""Long polling that confirms an update to Telegram only after it has been handled.
+"""Long polling that handles chats concurrently and confirms an update only after it was handled.
 
 python-telegram-bot's Updater asks for the next batch (which confirms the last one)
 as soon as it has fetched updates, before they are handled, so a crash loses the
-batch in hand. Here each update is handled first; then its id is stored, and only
-the next getUpdates call (with offset = that id + 1) confirms it. After a crash
-Telegram hands out again whatever was not confirmed, and the stored id skips the
-ones already answered, so at most the single update in flight is handled twice.
+batch in hand; aiogram does the same, and handles the batch concurrently. Here:
+
+- Each chat has a lane: its updates are handled one after another, in order, while
+  different chats' lanes run at the same time.
+- Telegram forgets updates below the `offset` of the next getUpdates call. The offset
+  we send is just past the oldest update still being handled, so nothing in hand is
+  ever confirmed; Telegram hands the unconfirmed ones out again, and we skip them.
+- Progress (that offset, and the ids already handled beyond it) is written to the
+  store as it changes. After a crash, Telegram repeats what was not confirmed and the
+  stored ids skip what was already answered: only updates that were in flight, or
+  finished in the last moment before the crash, can be answered twice.
+
+getUpdates returns at most 100 updates from the offset, so at most 100 unconfirmed
+updates are in hand: that bounds the concurrency, and one very slow update holds the
+window until it finishes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
+from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
@@ -23,58 +36,208 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_SECONDS = 10
 MAX_BACKOFF_SECONDS = 30
+WINDOW = 100  # Telegram's most updates per getUpdates call
+# Fetch again once the updates in hand fall to this many: each fetch returns the ones
+# still in hand as well, so refilling in halves keeps that re-reading small.
+REFILL_AT = WINDOW // 2
+# On SIGTERM, updates in hand get this long to finish (Docker waits 10 s before killing).
+DRAIN_SECONDS = 8.0
+
+LoadProgress = Callable[[], Awaitable[tuple[int | None, frozenset[int]]]]
+SaveProgress = Callable[[int, frozenset[int]], Awaitable[None]]
+
+
+class Progress:
+    """Which updates are in hand, which are done, and the offset that confirms only done ones."""
+
+    def __init__(self, last: int | None, done_above: Iterable[int] = ()) -> None:
+        self._last = last  # every update up to here is handled (or never existed)
+        self._done = set(done_above)  # handled, beyond `_last`
+        self._in_flight: set[int] = set()
+        self._seen_max = max([*self._done, last or 0]) if (self._done or last is not None) else None
+        self.room = asyncio.Event()  # set when an update finishes: the fetch loop waits on it
+        self.moved = asyncio.Event()  # the same, for the writer of progress
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def is_new(self, update_id: int) -> bool:
+        return (self._last is None or update_id > self._last) and update_id not in self._done \
+            and update_id not in self._in_flight
+
+    def start(self, update_id: int) -> None:
+        self._in_flight.add(update_id)
+        self._seen_max = update_id if self._seen_max is None else max(self._seen_max, update_id)
+
+    def finish(self, update_id: int) -> None:
+        self._in_flight.discard(update_id)
+        self._done.add(update_id)
+        self._advance()
+        self.room.set()
+        self.moved.set()
+
+    def _advance(self) -> None:
+        # Telegram hands out updates in id order, so every id below the oldest one in hand that
+        # we have not seen does not exist (ids can have gaps): the confirmed edge moves up to it.
+        edge = min(self._in_flight) - 1 if self._in_flight else self._seen_max
+        if edge is not None and (self._last is None or edge > self._last):
+            self._last = edge
+            self._done = {i for i in self._done if i > edge}
+
+    @property
+    def last(self) -> int | None:
+        return self._last
+
+    @property
+    def offset(self) -> int | None:
+        return self._last + 1 if self._last is not None else None
+
+    def snapshot(self) -> tuple[int | None, frozenset[int]]:
+        return self._last, frozenset(self._done)
+
+
+class Lanes:
+    """One lane per chat: a chat's updates in order, different chats at the same time."""
+
+    def __init__(self, handle: Callable[[Update], Awaitable[object]], finished: Callable[[int], None]) -> None:
+        self._handle = handle
+        self._finished = finished
+        self._lanes: dict[object, collections.deque[Update]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, update: Update) -> None:
+        key = _lane_key(update)
+        lane = self._lanes.get(key)
+        if lane is not None:
+            lane.append(update)
+            return
+        lane = self._lanes[key] = collections.deque([update])
+        task = asyncio.create_task(self._run(key, lane))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, key: object, lane: collections.deque[Update]) -> None:
+        try:
+            while lane:
+                update = lane[0]
+                try:
+                    await self._handle(update)  # errors go to the error handler; this is a last guard
+                except Exception:  # noqa: BLE001 - one bad update must not stop its chat's lane
+                    log.exception("an update could not be handled")
+                finally:
+                    lane.popleft()
+                    self._finished(update.update_id)
+        finally:
+            del self._lanes[key]
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait for every lane to finish; False if some were still running after `seconds`."""
+        if not self._tasks:
+            return True
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=seconds)
+        return not pending
+
+
+def _lane_key(update: Update) -> object:
+    chat = update.effective_chat
+    if chat is not None:
+        return chat.id
+    user = update.effective_user
+    return ("user", user.id) if user is not None else "other"
 
 
 async def poll(
     app: Application,
     stop: asyncio.Event,
     allowed_updates: list[str],
-    last_handled: Callable[[], Awaitable[int | None]],
-    handled: Callable[[int], Awaitable[None]],
+    load_progress: LoadProgress,
+    save_progress: SaveProgress,
     timeout: float = POLL_TIMEOUT_SECONDS,
 ) -> None:
-    """Fetch, handle, remember, repeat, until `stop` is set; then confirm what was handled."""
-    last = await last_handled()
-    offset = last + 1 if last is not None else None
+    """Fetch, hand to lanes, remember, repeat, until `stop` is set; then finish and confirm what was handled."""
+    progress = Progress(*await load_progress())
+    lanes = Lanes(app.process_update, progress.finish)
+    saver = asyncio.create_task(_save_as_it_changes(progress, save_progress))
     backoff = 1.0
-    while not stop.is_set():
-        fetch = asyncio.ensure_future(app.bot.get_updates(offset=offset, timeout=timeout, allowed_updates=allowed_updates))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not fetch.done():  # stop while waiting: nothing fetched was confirmed, so nothing is lost
-            fetch.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TelegramError):
-                await fetch
-            break
-        try:
-            updates = fetch.result()
-            backoff = 1.0
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            await _sleep_or_stop(stop, wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
-            continue
-        except (InvalidToken, Conflict):
-            raise  # a wrong token, or a second bot polling with the same token: an operator must act
-        except (TimedOut, NetworkError) as exc:
-            log.warning("getUpdates failed (%s); trying again in %.0f s", type(exc).__name__, backoff)
-            await _sleep_or_stop(stop, backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-            continue
-        for update in updates:
-            if last is not None and update.update_id <= last:
-                continue  # answered before a crash; Telegram had not yet been told
-            await app.process_update(update)  # errors go to the error handler, never out of here
-            last = update.update_id
-            await handled(last)
-            offset = last + 1
-            if stop.is_set():
+    fresh = True  # did the last fetch bring anything not already in hand?
+    try:
+        while not stop.is_set():
+            if progress.in_flight > REFILL_AT or (progress.in_flight and not fresh):
+                await _wait_for_room(progress, stop)
+                fresh = True
+                continue
+            progress.room.clear()  # from here on, a finished update means fetching again may bring more
+            fetch = asyncio.ensure_future(app.bot.get_updates(offset=progress.offset, timeout=timeout,
+                                                              allowed_updates=allowed_updates))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not fetch.done():  # stop while waiting: nothing fetched was confirmed, so nothing is lost
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                    await fetch
                 break
-    if offset is not None:
+            try:
+                updates = fetch.result()
+                backoff = 1.0
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                await _sleep_or_stop(stop, wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
+                continue
+            except (InvalidToken, Conflict):
+                raise  # a wrong token, or a second bot polling with the same token: an operator must act
+            except (TimedOut, NetworkError) as exc:
+                log.warning("getUpdates failed (%s); trying again in %.0f s", type(exc).__name__, backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            fresh = False
+            for update in updates:
+                if progress.is_new(update.update_id):  # not answered before a crash, not in hand now
+                    progress.start(update.update_id)
+                    lanes.submit(update)
+                    fresh = True
+    finally:
+        if not await lanes.drain(DRAIN_SECONDS):
+            log.warning("stopping with updates still being handled; Telegram will hand them out again")
+        saver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await saver
+    await _save(progress, save_progress)
+    if progress.offset is not None:
         try:  # tell Telegram what was handled, so a restart does not see it again
-            await app.bot.get_updates(offset=offset, timeout=0, allowed_updates=allowed_updates)
+            await app.bot.get_updates(offset=progress.offset, timeout=0, allowed_updates=allowed_updates)
         except (TimedOut, NetworkError):
             log.warning("could not confirm the last updates; they are skipped on the next start")
+
+
+async def _wait_for_room(progress: Progress, stop: asyncio.Event) -> None:
+    """Until an update in hand finishes (or stop)."""
+    room = asyncio.ensure_future(progress.room.wait())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({room, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in (room, stopping):
+        waiter.cancel()
+    progress.room.clear()
+
+
+async def _save_as_it_changes(progress: Progress, save_progress: SaveProgress) -> None:
+    """Write progress whenever it moved; writes are not queued up: each covers all that finished meanwhile."""
+    saved = progress.snapshot()
+    while True:
+        await progress.moved.wait()
+        progress.moved.clear()
+        now = progress.snapshot()
+        if now != saved and now[0] is not None:
+            await _save(progress, save_progress)
+            saved = now
+
+
+async def _save(progress: Progress, save_progress: SaveProgress) -> None:
+    last, done = progress.snapshot()
+    if last is not None:
+        await save_progress(last, done)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -89,29 +252,29 @@ async def run(app: Application, adapter, stop: asyncio.Event, timeout: float = P
     from bot.adapters.telegram import ALLOWED_UPDATES  # noqa: PLC0415
     from bot.service import STORAGE_ERRORS  # noqa: PLC0415
 
-    async def last_handled() -> int | None:
+    async def load_progress() -> tuple[int | None, frozenset[int]]:
         try:
-            return await adapter.service.store.last_update_id()
+            return await adapter.service.store.progress()
         except STORAGE_ERRORS:
-            return None  # without the database: Telegram's own confirmation is all we have
+            return None, frozenset()  # without the database: Telegram's own confirmation is all we have
 
-    async def handled(update_id: int) -> None:
+    async def save_progress(last: int, done: frozenset[int]) -> None:
         with contextlib.suppress(*STORAGE_ERRORS):
-            await adapter.service.store.set_last_update_id(update_id)
+            await adapter.service.store.set_progress(last, done)
 
     async with app:
         await adapter.post_init(app)
         await app.bot.delete_webhook()  # polling and a webhook cannot both be set
         await app.start()
         try:
-            await poll(app, stop, ALLOWED_UPDATES, last_handled, handled, timeout)
+            await poll(app, stop, ALLOWED_UPDATES, load_progress, save_progress, timeout)
         finally:
             await app.stop()
             await adapter.post_shutdown(app)
 
 
 async def run_until_signalled(app: Application, adapter) -> None:  # noqa: ANN001
-    """`run`, stopped by SIGTERM or SIGINT (finishing the update in hand)."""
+    """`run`, stopped by SIGTERM or SIGINT (finishing the updates in hand)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for name in ("SIGTERM", "SIGINT"):
