@@ -8,11 +8,12 @@ chunk cuts through a tag or an entity, and each chunk stays under Telegram's
 
 from __future__ import annotations
 
+import functools
 import html
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.model import Reply
+from bot.core.model import Button, Reply
 
 TELEGRAM_MAX_MESSAGE = 4096
 CHUNK_BUDGET = 4000  # a little headroom under the limit
@@ -55,9 +56,38 @@ def html_chunks(reply: Reply) -> list[str]:
 
 def keyboard(reply: Reply, bot_username: str | None = None) -> InlineKeyboardMarkup | None:
     if reply.kind == "group" and bot_username:
-        button = InlineKeyboardButton("💬 Talk to me privately", url=f"https://t.me/{bot_username}")
-        return InlineKeyboardMarkup([[button]])
+        return _private_chat_button(bot_username)
     if not reply.buttons:
         return None
-    rows = [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
-    return InlineKeyboardMarkup(rows)
+    return _keyboard(reply.buttons)
+
+
+# The same few dozen keyboards are shown to everyone, so each is built and serialised once:
+# building and serialising python-telegram-bot's button objects was a third of the CPU time
+# of handling an update (`make bench`). A new content version brings new callback data, and
+# the least recently used keyboards make room.
+KEYBOARD_CACHE_SIZE = 1024
+
+
+class BuiltKeyboard(InlineKeyboardMarkup):
+    """An inline keyboard that serialises itself once; python-telegram-bot's objects are immutable."""
+
+    __slots__ = ("_serialised",)
+
+    def __init__(self, rows: list[list[InlineKeyboardButton]]) -> None:
+        super().__init__(rows)
+        with self._unfrozen():
+            self._serialised = super().to_dict()
+
+    def to_dict(self, recursive: bool = True) -> dict:
+        return dict(self._serialised) if recursive else super().to_dict(recursive)
+
+
+@functools.lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
+def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> BuiltKeyboard:
+    return BuiltKeyboard([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons])
+
+
+@functools.lru_cache(maxsize=4)
+def _private_chat_button(bot_username: str) -> BuiltKeyboard:
+    return BuiltKeyboard([[InlineKeyboardButton("💬 Talk to me privately", url=f"https://t.me/{bot_username}")]])
