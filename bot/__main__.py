@@ -213,13 +213,15 @@ def run_telegram(settings: Settings) -> int:
     if settings.webhook_url:
         from bot.adapters.webhook import serve  # noqa: PLC0415
 
-        app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit, updater=None)
+        app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit, http=settings.http_client,
+                            updater=None)
         secret = settings.webhook_secret_token()
         asyncio.run(serve(app, adapter, settings.webhook_url, settings.listen, settings.port, secret))
     else:
         from bot.adapters.poller import run_until_signalled  # noqa: PLC0415
 
-        app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit, updater=None)
+        app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit, http=settings.http_client,
+                            updater=None)
         log.info("starting long polling")
         asyncio.run(run_until_signalled(app, adapter))
     log.info("stopped")

@@ -41,6 +41,7 @@ class Settings:
     port: int = 8080
     webhook_secret: str | None = field(default=None, repr=False)
     reload_watch: bool = False
+    http_client: str = "aiohttp"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -72,6 +73,7 @@ class Settings:
             port=_positive_int("BOT_PORT", get("BOT_PORT"), 8080),
             webhook_secret=get("BOT_WEBHOOK_SECRET"),
             reload_watch=(get("BOT_RELOAD_WATCH") or "0").lower() in {"1", "true", "yes", "on"},
+            http_client=_choice("BOT_HTTP", get("BOT_HTTP"), ("aiohttp", "httpx")),
         )
 
     def require_token(self) -> str:

@@ -29,6 +29,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.adapters.http import AiohttpRequest
 from bot.adapters.render import html_chunks, keyboard
 from bot.core import callback
 from bot.core.engine import COMMANDS
@@ -49,6 +50,9 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 SEND_ATTEMPTS = 5
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_RETRY_AFTER_SECONDS = 60
+
+
+TIMEOUT_OPTIONS = ("read_timeout", "connect_timeout", "pool_timeout")
 
 
 class ChatGone(Exception):
@@ -119,7 +123,8 @@ class TelegramAdapter:
         self._watch_every = watch_every
         self._watcher: asyncio.Task[None] | None = None
 
-    def build(self, token: str, base_url: str, rate_limit: bool = True, **builder_options: object) -> Application:
+    def build(self, token: str, base_url: str, rate_limit: bool = True, http: str = "aiohttp",
+              **builder_options: object) -> Application:
         defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
         builder = (
             ApplicationBuilder()
@@ -129,6 +134,9 @@ class TelegramAdapter:
             .post_init(self.post_init)
             .post_shutdown(self.post_shutdown)
         )
+        if http == "aiohttp":  # the same requests for less CPU than httpx: see bot/adapters/http.py
+            timeouts = {name: builder_options.pop(name) for name in TIMEOUT_OPTIONS if name in builder_options}
+            builder = builder.request(AiohttpRequest(256, **timeouts)).get_updates_request(AiohttpRequest(1, **timeouts))
         if rate_limit:  # Telegram's flood limits; off for a self-hosted Bot API server or a capacity benchmark
             builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
         for name, value in builder_options.items():
