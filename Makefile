@@ -17,7 +17,7 @@ help:
 	@echo "make validate  check content/ and flows/"
 	@echo "make chat      chat with the bot in the terminal"
 	@echo "make eval      how well typed questions are understood, on tests/data/*.jsonl"
-	@echo "make bench     full-size load tests and speed figures (bench/results.json)"
+	@echo "make bench     full-size load tests, then speed and footprint beside echo bots (bench/results.json)"
 	@echo "make clean     remove the virtual environment and caches"
 
 $(BIN)/python:
@@ -30,6 +30,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP_INSTALL) -e '.[test]'
 	@touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[test,bench]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -46,7 +50,7 @@ validate: install
 eval: install
 	$(BIN)/python -m bot eval
 
-bench: install-test
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest -q -s -m slow tests/test_load.py
 	$(BIN)/python -m bench.run
 

@@ -48,6 +48,7 @@ class Run:
     cpu_ms_per_update: float
     rss_mib: float
     startup_s: float
+    steady_per_s: float  # replies per second over the second half: a rate limiter's pace after its first burst
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -101,11 +102,13 @@ async def _measure(bot: str, server: BenchServer, process: asyncio.subprocess.Pr
     rss = accounting.memory_info().rss
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     latencies = [s * 1000 for s in server.latencies]
+    half = server.reply_times[len(server.reply_times) // 2:]
+    steady = (len(half) - 1) / (half[-1] - half[0]) if len(half) > 1 and half[-1] > half[0] else float("nan")
     return Run(bot=bot, mode="burst" if rate is None else f"paced {rate:.0f}/s", updates=len(bodies),
                seconds=round(seconds, 3), updates_per_s=round(len(bodies) / seconds, 1),
                p50_ms=round(statistics.median(latencies), 2), p99_ms=round(percentile(latencies, 0.99), 2),
                cpu_ms_per_update=round(cpu * 1000 / len(bodies), 3), rss_mib=round(rss / 2**20, 1),
-               startup_s=round(startup, 3))
+               startup_s=round(startup, 3), steady_per_s=round(steady, 1))
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

@@ -55,7 +55,8 @@ async def running_bot(api: FakeBotApi, settings: Settings, adapter_options: dict
     """The real Application and the bot's own poller, against the fake server, as `python -m bot run` runs them."""
     engine = load_engine(settings)
     adapter = TelegramAdapter(lambda: open_service(settings, engine), **(adapter_options or {}))
-    app = adapter.build(settings.token, api.base_url, rate_limit=settings.rate_limit, updater=None, **builder_options)
+    app = adapter.build(settings.token, api.base_url, rate_limit=settings.rate_limit, http=settings.http_client,
+                        updater=None, **builder_options)
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(app, adapter, stop, timeout=1))
     try:

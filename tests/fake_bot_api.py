@@ -63,6 +63,7 @@ class FakeBotApi:
     polls: int = 0  # getUpdates calls (not kept in `calls`, which would fill with them)
     _faults: dict[str, list[tuple[int, str, dict | None, float]]] = field(default_factory=dict)
     blocked_chats: set[int] = field(default_factory=set)  # chats whose person blocked the bot
+    slow_chats: dict[int, float] = field(default_factory=dict)  # seconds Telegram takes to accept a message to them
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -266,6 +267,9 @@ class FakeBotApi:
         return self._updates[:limit]
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any] | web.Response:
+        delay = self.slow_chats.get(int(params["chat_id"]))
+        if delay:
+            await asyncio.sleep(delay)
         text = str(params.get("text", ""))
         if not text or len(_plain(text)) > 4096:
             return self._bad_request("message is too long" if text else "message text is empty")

@@ -52,3 +52,16 @@ def test_callback_round_trip_and_menu_flag() -> None:
     assert callback.decode("abcd1234|b|") == callback.Callback("abcd1234", "b", "", from_menu=False)
     for bad in ("", "x", "a|q|b", "a|g", "a|g|b|c", "a|g|" + "z" * 70):
         assert callback.decode(bad) is None
+
+
+def test_a_keyboard_is_built_once_and_serialises_as_a_fresh_one_would() -> None:
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup  # noqa: PLC0415
+
+    buttons = ((Button("Cause", "v1|g|cause"), Button("Back", "v1|b|")), (Button("Main menu", "v1|m|"),))
+    first = keyboard(Reply("a", "answer", buttons=buttons))
+    again = keyboard(Reply("another text, same buttons", "menu", buttons=buttons))
+    assert first is again, "the same buttons reuse one keyboard"
+    fresh = InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons])
+    assert first.to_dict() == fresh.to_dict() and first == fresh
+    first.to_dict()["inline_keyboard"] = []  # a caller changing its copy ...
+    assert again.to_dict() == fresh.to_dict(), "... does not change the cached keyboard"

@@ -118,3 +118,43 @@ async def test_a_corrupt_back_stack_degrades_to_empty(tmp_path: Path, keyer: Ses
     await store._db.execute("UPDATE sessions SET back_stack = 'not json'")  # noqa: SLF001
     assert await store.load(key) == SessionState("cause", ())
     await store.close()
+
+
+async def test_counts_are_written_in_batches_and_at_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bot.sqlite3"
+    store = await SqliteStore.open(path)
+
+    def in_file() -> dict[str, int]:
+        with sqlite3.connect(path) as db:
+            return {item: count for item, count in db.execute("SELECT item, count FROM daily_counts")}
+
+    try:
+        for _ in range(3):
+            await store.count([("answer_shown", "cause")])
+        assert in_file() == {}, "within a second, counts wait in memory rather than costing a write each"
+        assert {row[2]: row[3] for row in await store.counts(1)} == {"cause": 3}, "reading them writes them first"
+        monkeypatch.setattr("bot.storage.sqlite.COUNT_FLUSH_SECONDS", 0.0)
+        await store.count([("answer_shown", "inheritance")])
+        assert in_file() == {"cause": 3, "inheritance": 1}, "once the interval has passed, the next count writes"
+        monkeypatch.setattr("bot.storage.sqlite.COUNT_FLUSH_SECONDS", 3600.0)
+        await store.count([("answer_shown", "cause")])
+    finally:
+        await store.close()
+    assert in_file() == {"cause": 4, "inheritance": 1}, "closing writes what was waiting"
+
+
+async def test_counts_survive_a_failed_write(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    blocker = await aiosqlite.connect(tmp_path / "bot.sqlite3")
+    try:
+        await store.count([("answer_shown", "cause")])
+        await store._db.execute("PRAGMA busy_timeout=50")  # noqa: SLF001 - fail fast for the test
+        await blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        with pytest.raises(sqlite3.OperationalError):
+            await store.flush_counts()
+        await blocker.rollback()
+        await store.count([("answer_shown", "cause")])
+        assert {row[2]: row[3] for row in await store.counts(1)} == {"cause": 2}, "nothing was lost"
+    finally:
+        await blocker.close()
+        await store.close()
