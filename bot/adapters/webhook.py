@@ -4,6 +4,10 @@ Telegram POSTs each update to BOT_WEBHOOK_URL with the secret token we registere
 requests without it are refused (403), so nobody can forge updates. GET /healthz
 answers 200 with the content version while the database answers and content is
 loaded, 503 otherwise; the Dockerfile's HEALTHCHECK calls it through `python -m bot health`.
+
+Each update is handled before its request is answered: Telegram counts an update as
+delivered only on our 200, so one in hand when the process dies is sent again. Telegram
+posts several updates at once (up to `max_connections`); lanes keep each chat's in order.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from bot.adapters.lanes import Lanes
 from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter
 
 log = logging.getLogger(__name__)
@@ -27,6 +32,15 @@ MAX_UPDATE_BYTES = 1_000_000
 
 
 def web_app(app: Application, adapter: TelegramAdapter, path: str, secret: str) -> web.Application:
+    in_hand: dict[int, asyncio.Future[None]] = {}
+
+    def finished(update_id: int) -> None:
+        done = in_hand.pop(update_id, None)
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    lanes = Lanes(app.process_update, finished)
+
     async def receive(request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
             return web.Response(status=403, text="forbidden")
@@ -35,7 +49,11 @@ def web_app(app: Application, adapter: TelegramAdapter, path: str, secret: str) 
             update = Update.de_json(data, app.bot)
         except (ValueError, TypeError, KeyError):
             return web.Response(status=400, text="not an update")
-        await app.update_queue.put(update)
+        done = in_hand.get(update.update_id)
+        if done is None:  # not a repeat of one still in hand (Telegram retries a slow delivery)
+            done = in_hand[update.update_id] = asyncio.get_running_loop().create_future()
+            lanes.submit(update)
+        await asyncio.shield(done)  # a dropped connection does not stop the handling
         return web.Response(text="ok")
 
     async def health(_request: web.Request) -> web.Response:
@@ -66,6 +84,6 @@ async def serve(app: Application, adapter: TelegramAdapter, url: str, listen: st
         log.info("webhook mode: listening on %s:%d", listen, port)
         await stop.wait()
         log.info("stopping: finishing the updates in hand")
-        await runner.cleanup()  # no new updates; Telegram keeps the rest until we are back
-        await app.stop()  # processes what is already queued
+        await runner.cleanup()  # no new updates, and the ones in hand finish; Telegram keeps the rest
+        await app.stop()
         await adapter.post_shutdown(app)
