@@ -108,7 +108,8 @@ class BenchServer:
         if not self._pending:
             self._arrived.clear()
             try:
-                await asyncio.wait_for(self._arrived.wait(), min(float(params.get("timeout") or 0), 5.0))
+                # At most a second: a bot being stopped waits for its long poll, and runs start one after another.
+                await asyncio.wait_for(self._arrived.wait(), min(float(params.get("timeout") or 0), 1.0))
             except TimeoutError:
                 return []
         limit = int(params.get("limit") or 100)
