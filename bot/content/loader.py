@@ -8,6 +8,7 @@ are special; every other `*.yaml` there is a topic file of answers. Every
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,30 +82,36 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _read(path: Path, model: type[BaseModel], loaded: Loaded) -> Located | None:
+def read_model(path: Path, model: type[BaseModel], field_names: Iterable[str] = ()) -> tuple[Any, Any, list[Problem]]:
+    """Parse and check one YAML file against `model`: (parsed or None, the raw YAML, problems with lines).
+
+    Also used for the conversation tests, so every YAML mistake reads the same way."""
     shown = display_path(path)
     try:
         raw = yamlsrc.parse(path.read_text(encoding="utf-8"))
     except yamlsrc.YamlSyntaxError as exc:
-        loaded.problems.append(Problem(shown, exc.line, str(exc)))
-        return None
+        return None, None, [Problem(shown, exc.line, str(exc))]
     except (OSError, UnicodeDecodeError) as exc:
-        loaded.problems.append(Problem(shown, 1, f"cannot read file: {exc}"))
-        return None
+        return None, None, [Problem(shown, 1, f"cannot read file: {exc}")]
     if not isinstance(raw, dict):
-        loaded.problems.append(Problem(shown, 1, "expected a mapping at the top of the file"))
-        return None
+        return None, raw, [Problem(shown, 1, "expected a mapping at the top of the file")]
     try:
-        parsed = model.model_validate(raw)
+        return model.model_validate(raw), raw, []
     except ValidationError as exc:
+        problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden" and loc:
-                message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), FIELD_NAMES)}"
-            loaded.problems.append(Problem(shown, yamlsrc.line_of(raw, loc), f"{_format_loc(loc) or '(top)'}: {message}"))
-        return None
-    return Located(parsed, shown, raw)
+                message = f"unknown field {loc[-1]!r}{did_you_mean(str(loc[-1]), field_names or FIELD_NAMES)}"
+            problems.append(Problem(shown, yamlsrc.line_of(raw, loc), f"{_format_loc(loc) or '(top)'}: {message}"))
+        return None, raw, problems
+
+
+def _read(path: Path, model: type[BaseModel], loaded: Loaded) -> Located | None:
+    parsed, raw, problems = read_model(path, model)
+    loaded.problems += problems
+    return Located(parsed, display_path(path), raw) if parsed is not None else None
 
 
 def read_all(content_dir: Path, flows_dir: Path) -> Loaded:
