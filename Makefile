@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --quiet
 
-.PHONY: run test eval bench install install-test validate chat clean help
+.PHONY: run test eval bench install install-test validate chat schema clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make test      run the whole test suite"
 	@echo "make validate  check content/ and flows/"
 	@echo "make chat      chat with the bot in the terminal"
+	@echo "make schema    JSON Schemas for the YAML files, for your editor (schemas/)"
 	@echo "make eval      how well typed questions are understood, on tests/data/*.jsonl"
 	@echo "make bench     full-size load tests, then speed and footprint beside echo bots (bench/results.json)"
 	@echo "make clean     remove the virtual environment and caches"
@@ -47,6 +48,9 @@ chat: install
 validate: install
 	$(BIN)/python -m bot validate
 
+schema: install
+	$(BIN)/python -m bot schema
+
 eval: install
 	$(BIN)/python -m bot eval
 
@@ -56,6 +60,7 @@ bench: $(VENV)/.installed-bench
 
 test: install-test
 	$(BIN)/python -m bot validate
+	$(BIN)/python -m bot test-conversations
 	$(BIN)/python -m pytest
 
 clean:

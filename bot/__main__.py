@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|chat|validate]`.
+"""Command line: `python -m bot [run|chat|validate|...]` (`python -m bot --help` lists them all).
 
 With no subcommand it starts on Telegram when TELEGRAM_BOT_TOKEN is set, and the
 terminal chat otherwise. This module is the only place where the parts are wired.
@@ -20,7 +20,8 @@ log = logging.getLogger("bot")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="NH family guide bot.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate,ask,eval,stats,unmatched,purge,health}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,chat,validate,test-conversations,graph,schema,review,"
+                                                        "ask,eval,stats,unmatched,purge,health}")
     sub.add_parser("run", help="run on Telegram (long polling, or a webhook with BOT_WEBHOOK_URL)",
                    description="Run the bot on Telegram. Long polling by default; with BOT_WEBHOOK_URL set, "
                                "a webhook server on BOT_LISTEN:BOT_PORT. Needs TELEGRAM_BOT_TOKEN.")
@@ -31,6 +32,20 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("validate", help="check content and flows", description="Load and check content/ and flows/. Prints each problem as path:line: message.")
     check.add_argument("--content", type=Path, help="content directory (default: BOT_CONTENT_DIR or ./content)")
     check.add_argument("--flows", type=Path, help="flows directory (default: BOT_FLOWS_DIR or ./flows)")
+    conv = sub.add_parser("test-conversations", help="run the conversation tests written in YAML",
+                          description="Run scripted conversations (tests/conversations/*.yaml) against the engine and "
+                                      "report each broken expectation as path:line.")
+    conv.add_argument("paths", nargs="*", type=Path, help="files or directories (default: tests/conversations)")
+    graph = sub.add_parser("graph", help="print a picture of the flows (Mermaid or Graphviz)",
+                           description="Print the flow graph: menus, answers, follow-ups. --format svg needs Graphviz.")
+    graph.add_argument("--format", choices=("mermaid", "dot", "svg"), default="mermaid")
+    graph.add_argument("file", nargs="?", type=Path, help="write here instead of printing (required for svg)")
+    schema = sub.add_parser("schema", help="write JSON Schemas for the YAML files",
+                            description="Write JSON Schemas for content, flow and conversation files, for a YAML-aware editor.")
+    schema.add_argument("--out", type=Path, default=Path("schemas"), help="directory (default: ./schemas)")
+    review = sub.add_parser("review", help="answers by last review date, oldest first",
+                            description="List answers by last_reviewed, oldest first, with their sources.")
+    review.add_argument("--older-than", type=int, metavar="MONTHS", help="only answers last reviewed over MONTHS months ago")
     ask = sub.add_parser("ask", help="show how a typed message is understood",
                          description="Show the outcome for typed messages: answer, clarify, out_of_scope, emergency or greeting.")
     ask.add_argument("text", nargs="?", help="the message (omit with --jsonl)")
@@ -63,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             return validate(settings, args.content, args.flows)
         if command == "run":
             return run_telegram(settings)
+        if command in {"test-conversations", "graph", "schema", "review"}:
+            return editor_command(settings, command, args)
         if command == "ask":
             return ask_command(settings, args, parser)
         if command == "eval":
@@ -98,6 +115,61 @@ def validate(settings: Settings, content: Path | None, flows: Path | None) -> in
         f"{organisations} organisations, {len(bundle.sources)} sources; content version {bundle.version}"
         + (f"; {len(warnings)} warning(s)" if warnings else "")
     )
+    return 0
+
+
+def editor_command(settings: Settings, command: str, args: argparse.Namespace) -> int:
+    """The content editors' tools; each loads the content as the bot does."""
+    from bot.content import ContentError, load_bundle  # noqa: PLC0415
+    from bot.core.engine import Engine  # noqa: PLC0415
+
+    if command == "schema":
+        from bot.schema import write_schemas  # noqa: PLC0415
+
+        for path in write_schemas(args.out):
+            print(f"wrote {path}")
+        return 0
+    setup_logging("WARNING", settings.secret)
+    try:
+        bundle, _warnings = load_bundle(settings.content_dir, settings.flows_dir)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print("the content does not validate: fix the problems above first")
+        return 1
+    engine = Engine(bundle)
+    if command == "test-conversations":
+        from bot.conversations import run_paths  # noqa: PLC0415
+
+        report = run_paths(engine, args.paths or [Path("tests/conversations")])
+        for failure in report.failures:
+            print(failure)
+        print(report.summary())
+        return 0 if report.passed and report.conversations else 1
+    if command == "review":
+        from bot.review import review_list  # noqa: PLC0415
+
+        print(review_list(engine.bundle, args.older_than))
+        return 0
+    from bot import graph  # noqa: PLC0415
+
+    if args.format == "svg":
+        if args.file is None:
+            print("--format svg needs a FILE to write")
+            return 2
+        try:
+            args.file.write_bytes(graph.svg(engine.bundle))
+        except graph.GraphvizMissing as exc:
+            print(exc)
+            return 1
+        print(f"wrote {args.file}")
+        return 0
+    text = graph.mermaid(engine.bundle) if args.format == "mermaid" else graph.dot(engine.bundle)
+    if args.file is None:
+        print(text, end="")
+    else:
+        args.file.write_text(text, encoding="utf-8")
+        print(f"wrote {args.file}")
     return 0
 
 

@@ -194,7 +194,7 @@ def check(loaded: Loaded) -> list[Problem]:
             if owner != answer_id:
                 warn(tf, tf.line("answers", i, "phrasings", j),
                      f"phrasing {phrasing!r} is also an example for answer {owner!r} ({where})")
-    limit = _months_ago(dt.date.today(), bundle.review_after_months)
+    limit = months_ago(dt.date.today(), bundle.review_after_months)
     for answer_id, (tf, i) in answers.items():
         reviewed = bundle.answers[answer_id].last_reviewed
         if reviewed < limit:
@@ -209,7 +209,7 @@ def _check_sources(cited, source_keys, where: Located, loc: tuple, error) -> Non
             error(where, where.line(*loc, j), f"unknown source {item.ref!r}{did_you_mean(item.ref, source_keys)} (add it to content/sources.yaml)")
 
 
-def _months_ago(today: dt.date, months: int) -> dt.date:
+def months_ago(today: dt.date, months: int) -> dt.date:
     year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
     day = min(today.day, 28)
     return dt.date(year, month + 1, day)

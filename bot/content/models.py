@@ -84,7 +84,8 @@ def _cited(value: object) -> object:
     raise ValueError("a source is a key from content/sources.yaml, or {ref: key, section: \"...\"}")
 
 
-CitedSource = Annotated[SourceRef, BeforeValidator(_cited)]
+# json_schema_input_type: the editor schema (`python -m bot schema`) accepts the short form too.
+CitedSource = Annotated[SourceRef, BeforeValidator(_cited, json_schema_input_type=str | SourceRef)]
 
 
 def _not_in_future(value: dt.date) -> dt.date:
