@@ -93,8 +93,8 @@ PRIVACY_PHRASES: dict[str, str] = {
     "unmatched.text": "the wording of questions I could not answer",
     "unmatched.outcome": "questions I could not answer",
     "unmatched.count": "questions I could not answer",
-    "bot_state.name": "the number of the last message the bot handled",
-    "bot_state.value": "the number of the last message the bot handled",
+    "bot_state.name": "the numbers of the last messages the bot handled",
+    "bot_state.value": "the numbers of the last messages the bot handled",
 }
 # Anonymous counts are added up in memory and written at most this often (and at close),
 # instead of one write per update: a crash loses at most this many seconds of counts.
