@@ -70,6 +70,11 @@ class Progress:
         self._in_flight.add(update_id)
         self._seen_max = update_id if self._seen_max is None else max(self._seen_max, update_id)
 
+    def skip(self, update_id: int) -> None:
+        """An update handled before (Telegram handed it out again): let the confirmed edge pass it."""
+        self._seen_max = update_id if self._seen_max is None else max(self._seen_max, update_id)
+        self._advance()
+
     def finish(self, update_id: int) -> None:
         self._in_flight.discard(update_id)
         self._done.add(update_id)
@@ -148,6 +153,8 @@ async def poll(
                     progress.start(update.update_id)
                     lanes.submit(update)
                     fresh = True
+                elif progress.in_flight == 0:
+                    progress.skip(update.update_id)  # answered before a crash: confirm it with the next fetch
     finally:
         if not await lanes.drain(DRAIN_SECONDS):
             log.warning("stopping with updates still being handled; Telegram will hand them out again")
