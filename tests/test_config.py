@@ -118,3 +118,10 @@ def test_log_format_must_be_known() -> None:
     assert Settings.from_env({"BOT_LOG_FORMAT": "JSON"}, env_file=None).log_format == "json"
     with pytest.raises(ConfigError):
         Settings.from_env({"BOT_LOG_FORMAT": "xml"}, env_file=None)
+
+
+def test_http_client_is_aiohttp_unless_httpx_is_asked_for() -> None:
+    assert Settings.from_env({}, env_file=None).http_client == "aiohttp"
+    assert Settings.from_env({"BOT_HTTP": "HTTPX"}, env_file=None).http_client == "httpx"
+    with pytest.raises(ConfigError, match="BOT_HTTP"):
+        Settings.from_env({"BOT_HTTP": "requests"}, env_file=None)
