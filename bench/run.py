@@ -5,7 +5,7 @@ repetitions with the spread (min-max); bots take turns within each repetition so
 that a noisy moment hits all of them alike. Nothing here asserts: the targets are
 printed beside the figures (see README, "Performance").
 
-    python -m bench.run                 # the full run (about eight minutes on 2 cores)
+    python -m bench.run                 # the full run (about four minutes on 2 cores)
     python -m bench.run --quick         # one repetition, smaller loads: checks the harness works
 """
 
