@@ -158,3 +158,27 @@ async def test_counts_survive_a_failed_write(tmp_path: Path) -> None:
     finally:
         await blocker.close()
         await store.close()
+
+
+async def test_concurrent_writes_from_different_chats_do_not_collide(tmp_path: Path, keyer: SessionKeyer,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chats are handled at the same time over one connection: a /forget, a batch of counts and
+    session writes overlapping must each succeed, and none may end up inside another's transaction."""
+    import asyncio  # noqa: PLC0415
+
+    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    keys = [keyer.key("tg", n) for n in range(6)]
+    try:
+        for key in keys:
+            await store.save(key, SessionState(node="cause"))
+        monkeypatch.setattr("bot.storage.sqlite.COUNT_FLUSH_SECONDS", 0.0)
+        await asyncio.gather(
+            store.delete(keys[0]), store.count([("answer_shown", "cause")]), store.delete(keys[1]),
+            store.save(keys[2], SessionState(node="recurrence-risk")), store.purge(), store.delete(keys[3]),
+            store.count([("answer_shown", "treatment")]), store.set_progress(7, {9}),
+        )
+        assert [await store.load(k) is None for k in keys] == [True, True, False, True, False, False]
+        assert (await store.load(keys[2])).node == "recurrence-risk"
+        assert {row[2]: row[3] for row in await store.counts(1)} == {"cause": 1, "treatment": 1}
+    finally:
+        await store.close()

@@ -12,6 +12,7 @@ keeps that list, the schema and the /privacy text in step):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -113,6 +114,9 @@ class SqliteStore:
         self.ttl_days = ttl_days
         self._pending_counts: Counter[tuple[str, str, str]] = Counter()
         self._counts_flushed_at = time.monotonic()
+        # Chats are handled at the same time over this one connection: writes take turns, so a
+        # statement never lands inside another chat's transaction (or starts one within it).
+        self._writing = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = 5000) -> SqliteStore:
@@ -167,7 +171,7 @@ class SqliteStore:
 
     async def save(self, key: str, state: SessionState, now: float | None = None) -> None:
         stamp = int(now if now is not None else time.time())
-        await self._db.execute(
+        await self._write(
             """
             INSERT INTO sessions (key, node, back_stack, language, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?)
@@ -187,16 +191,22 @@ class SqliteStore:
             removed += cursor.rowcount
         return removed
 
+    async def _write(self, sql: str, parameters: tuple) -> None:
+        """One write statement (its own transaction), taking its turn with the other writes."""
+        async with self._writing:
+            await self._db.execute(sql, parameters)
+
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error, ValueError):
-                await self._db.execute("ROLLBACK")
-            raise
-        await self._db.execute("COMMIT")
+        async with self._writing:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
 
     # --- forgetting on schedule ---------------------------------------------------------
 
@@ -257,7 +267,7 @@ class SqliteStore:
             return False
         if row is not None:  # a changed mind: move the count rather than add one
             await self.count([("feedback", f"{answer_id}:{row[0]}")], now, by=-1)
-        await self._db.execute(
+        await self._write(
             "INSERT INTO feedback (key, answer_id, vote) VALUES (?, ?, ?) "
             "ON CONFLICT(key, answer_id) DO UPDATE SET vote = excluded.vote",
             (key, answer_id, vote),
@@ -277,7 +287,7 @@ class SqliteStore:
     # --- unmatched questions (only when an operator turned it on) ------------------------------
 
     async def log_unmatched(self, text: str, outcome: str, now: float | None = None) -> None:
-        await self._db.execute(
+        await self._write(
             """
             INSERT INTO unmatched (day, text, outcome, count) VALUES (?, ?, ?, 1)
             ON CONFLICT(day, text, outcome) DO UPDATE SET count = count + 1
@@ -307,7 +317,7 @@ class SqliteStore:
 
     async def set_progress(self, last: int, handled_above: Iterable[int] = ()) -> None:
         # One statement, so the two values change together.
-        await self._db.execute(
+        await self._write(
             "INSERT INTO bot_state (name, value) VALUES ('last_update_id', ?), ('handled_above', ?) "
             "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (str(last), json.dumps(sorted(handled_above))),
