@@ -68,12 +68,15 @@ class Progress:
 
     def start(self, update_id: int) -> None:
         self._in_flight.add(update_id)
-        self._seen_max = update_id if self._seen_max is None else max(self._seen_max, update_id)
+        self._see(update_id)
 
     def skip(self, update_id: int) -> None:
         """An update handled before (Telegram handed it out again): let the confirmed edge pass it."""
-        self._seen_max = update_id if self._seen_max is None else max(self._seen_max, update_id)
+        self._see(update_id)
         self._advance()
+
+    def _see(self, update_id: int) -> None:
+        self._seen_max = update_id if self._seen_max is None else max(self._seen_max, update_id)
 
     def finish(self, update_id: int) -> None:
         self._in_flight.discard(update_id)
@@ -89,10 +92,6 @@ class Progress:
         if edge is not None and (self._last is None or edge > self._last):
             self._last = edge
             self._done = {i for i in self._done if i > edge}
-
-    @property
-    def last(self) -> int | None:
-        return self._last
 
     @property
     def offset(self) -> int | None:
