@@ -20,16 +20,16 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import LoopbackBotApi
+
 BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "NH guide", "username": "nh_guide_bench_bot",
             "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 REPLY_METHODS = frozenset({"sendMessage", "editMessageText"})
 
 
-class BenchServer:
+class BenchServer(LoopbackBotApi):
     def __init__(self, token: str) -> None:
         self.token = token
-        self.port = 0
-        self._runner: web.AppRunner | None = None
         self._pending: collections.deque[dict[str, Any]] = collections.deque()  # not yet confirmed, by id
         self._arrived = asyncio.Event()
         self._ids = itertools.count(1)
@@ -42,25 +42,6 @@ class BenchServer:
         self.first_poll_at: float | None = None
         self._all_answered = asyncio.Event()
         self._expected = 0
-
-    async def start(self) -> BenchServer:
-        app = web.Application()
-        app.router.add_route("POST", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp has no public accessor
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def base_url(self) -> str:
-        """python-telegram-bot's form; aiogram's TelegramAPIServer.from_base takes it without '/bot'."""
-        return f"http://127.0.0.1:{self.port}/bot"
 
     # --- the load side ----------------------------------------------------------
 

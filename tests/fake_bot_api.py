@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import LoopbackBotApi
+
 BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "NH guide", "username": "nh_guide_test_bot",
             "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 _TAG = re.compile(r"<[^>]+>")
@@ -48,7 +50,7 @@ class Call:
 
 
 @dataclass
-class FakeBotApi:
+class FakeBotApi(LoopbackBotApi):
     token: str
     calls: list[Call] = field(default_factory=list)
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # bot messages by id
@@ -69,22 +71,7 @@ class FakeBotApi:
 
     async def start(self) -> FakeBotApi:
         self._changed = asyncio.Condition()
-        app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp exposes no public accessor
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/bot"
+        return await super().start()
 
     # --- what a person does --------------------------------------------------------
 
