@@ -275,7 +275,7 @@ async def test_kill_9_mid_load_loses_no_update_and_keeps_sessions(tmp_path: Path
     got = replies_by_chat(fake_api)
     repeats = {chat: replayed(got[chat], questions) for chat, questions in expected.items()}
     assert max(repeats.values()) <= 2, repeats
-    assert answered() - updates == sum(repeats.values()) <= chats
+    assert answered() - updates == sum(repeats.values()) <= 2 * chats
     import sqlite3  # noqa: PLC0415
 
     with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
