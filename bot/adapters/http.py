@@ -16,7 +16,6 @@ import urllib.parse
 import urllib.request
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -56,16 +55,17 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: float | None | DefaultValue = BaseRequest.DEFAULT_NONE,
-        write_timeout: float | None | DefaultValue = BaseRequest.DEFAULT_NONE,
-        connect_timeout: float | None | DefaultValue = BaseRequest.DEFAULT_NONE,
-        pool_timeout: float | None | DefaultValue = BaseRequest.DEFAULT_NONE,
+        read_timeout: float | None = BaseRequest.DEFAULT_NONE,
+        write_timeout: float | None = BaseRequest.DEFAULT_NONE,
+        connect_timeout: float | None = BaseRequest.DEFAULT_NONE,
+        pool_timeout: float | None = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
-        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
+        # "Not given" is BaseRequest.DEFAULT_NONE, as python-telegram-bot documents for custom requests.
+        read = self._read_timeout if read_timeout is BaseRequest.DEFAULT_NONE else read_timeout
+        connect = self._connect_timeout if connect_timeout is BaseRequest.DEFAULT_NONE else connect_timeout
+        pool = self._pool_timeout if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
         # aiohttp's `connect` covers waiting for a pooled connection and opening one; it has no
         # separate write timeout (a Bot API request body is small), so `write_timeout` is unused.
         timeout = aiohttp.ClientTimeout(total=None, sock_read=read, sock_connect=connect,
