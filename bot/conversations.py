@@ -11,6 +11,7 @@ shown`, so an editor can go straight to the line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, get_args
@@ -121,23 +122,23 @@ def run_file(engine: Engine, path: Path, report: Report) -> None:
     report.failures += problems
     if parsed is None:
         return
-    shown_path = display_path(path)
     for index, conversation in enumerate(parsed.conversations):
         report.conversations += 1
-        run_conversation(engine, conversation, report, lambda *loc, i=index: Problem(
-            shown_path, yamlsrc.line_of(raw, ("conversations", i, *loc)), ""))
+        run_conversation(engine, conversation, report, display_path(path),
+                         lambda *loc, i=index: yamlsrc.line_of(raw, ("conversations", i, *loc)))
 
 
-def run_conversation(engine: Engine, conversation: Conversation, report: Report, where) -> None:  # noqa: ANN001
+def run_conversation(engine: Engine, conversation: Conversation, report: Report, path: str,
+                     line_of: Callable[..., int]) -> None:
+    """Play one conversation; `line_of(*where)` gives the line of a part of it, for the report."""
     state: SessionState | None = None
     shown: tuple[Reply, ...] = ()
     for number, step in enumerate(conversation.steps, start=1):
         report.steps += 1
-        place = where("steps", number - 1)
         heading = f"{conversation.name!r}, step {number} ({step.describe()})"
-        event, problem = _event(engine, step, shown)
+        event, problem = _event(step, shown)
         if event is None:
-            report.failures.append(Problem(place.path, place.line, f"{heading}: {problem}"))
+            report.failures.append(Problem(path, line_of("steps", number - 1), f"{heading}: {problem}"))
             return  # later steps depend on this one
         result = engine.step(state, event)
         report.visited.update(r.answer_id for r in result.replies if r.answer_id)
@@ -147,12 +148,12 @@ def run_conversation(engine: Engine, conversation: Conversation, report: Report,
         shown = result.replies or shown  # a rating sends no message: the buttons stay as they were
         broken = _check(engine, step.expect, result)
         if broken:  # one report per step: every broken expectation, then what was shown
-            line = where("steps", number - 1, "expect").line
             expected = "\n".join(f"  {message}" for message in broken)
-            report.failures.append(Problem(place.path, line, f"{heading}:\n{expected}\n{_show(result)}"))
+            report.failures.append(Problem(path, line_of("steps", number - 1, "expect"),
+                                           f"{heading}:\n{expected}\n{_show(result)}"))
 
 
-def _event(engine: Engine, step: Step, shown: tuple[Reply, ...]) -> tuple[Event | None, str]:
+def _event(step: Step, shown: tuple[Reply, ...]) -> tuple[Event | None, str]:
     if step.send is not None:
         return Text(step.send), ""
     if step.command is not None:
