@@ -182,3 +182,14 @@ async def test_concurrent_writes_from_different_chats_do_not_collide(tmp_path: P
         assert {row[2]: row[3] for row in await store.counts(1)} == {"cause": 1, "treatment": 1}
     finally:
         await store.close()
+
+
+async def test_many_distinct_counts_are_written_in_several_statements(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.storage.sqlite.COUNT_ROWS_PER_STATEMENT", 2)
+    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    try:
+        await store.count([("answer_shown", f"a{n}") for n in range(5)] + [("answer_shown", "a0")])
+        assert {row[2]: row[3] for row in await store.counts(1)} == {"a0": 2, "a1": 1, "a2": 1, "a3": 1, "a4": 1}
+    finally:
+        await store.close()

@@ -12,15 +12,13 @@ keeps that list, the schema and the /privacy text in step):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import aiosqlite
@@ -100,6 +98,7 @@ PRIVACY_PHRASES: dict[str, str] = {
 # Anonymous counts are added up in memory and written at most this often (and at close),
 # instead of one write per update: a crash loses at most this many seconds of counts.
 COUNT_FLUSH_SECONDS = 1.0
+COUNT_ROWS_PER_STATEMENT = 200  # 800 parameters: within SQLite's limit even on old builds (999)
 SESSION_COLUMNS = ("key", "node", "back_stack", "language", "created_at", "updated_at")
 
 
@@ -114,9 +113,6 @@ class SqliteStore:
         self.ttl_days = ttl_days
         self._pending_counts: Counter[tuple[str, str, str]] = Counter()
         self._counts_flushed_at = time.monotonic()
-        # Chats are handled at the same time over this one connection: writes take turns, so a
-        # statement never lands inside another chat's transaction (or starts one within it).
-        self._writing = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = 5000) -> SqliteStore:
@@ -138,8 +134,9 @@ class SqliteStore:
 
     @classmethod
     async def _open(cls, path: Path, ttl_days: int, busy_timeout_ms: int) -> SqliteStore:
-        # Autocommit: a single write is its own transaction, one trip to aiosqlite's thread instead
-        # of two (execute, commit); writes of several statements say BEGIN themselves.
+        # Autocommit, and every write is one statement: its own transaction, one trip to aiosqlite's
+        # thread. Chats are handled at the same time over this one connection, so a transaction
+        # spanning several awaits would take in other chats' statements (or meet a second BEGIN).
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
@@ -171,7 +168,7 @@ class SqliteStore:
 
     async def save(self, key: str, state: SessionState, now: float | None = None) -> None:
         stamp = int(now if now is not None else time.time())
-        await self._write(
+        await self._db.execute(
             """
             INSERT INTO sessions (key, node, back_stack, language, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?)
@@ -183,30 +180,14 @@ class SqliteStore:
         )
 
     async def delete(self, key: str) -> int:
-        """Delete everything tied to `key`: the session and its feedback rows."""
-        async with self._transaction():
-            cursor = await self._db.execute("DELETE FROM sessions WHERE key = ?", (key,))
-            removed = cursor.rowcount
-            cursor = await self._db.execute("DELETE FROM feedback WHERE key = ?", (key,))
-            removed += cursor.rowcount
-        return removed
+        """Delete everything tied to `key`: the session and its feedback rows.
 
-    async def _write(self, sql: str, parameters: tuple) -> None:
-        """One write statement (its own transaction), taking its turn with the other writes."""
-        async with self._writing:
-            await self._db.execute(sql, parameters)
-
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        async with self._writing:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error, ValueError):
-                    await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+        Two statements, sessions first: if the second fails, the feedback rows are orphans, which
+        `purge` deletes (at start-up and hourly)."""
+        cursor = await self._db.execute("DELETE FROM sessions WHERE key = ?", (key,))
+        removed = cursor.rowcount
+        cursor = await self._db.execute("DELETE FROM feedback WHERE key = ?", (key,))
+        return removed + cursor.rowcount
 
     # --- forgetting on schedule ---------------------------------------------------------
 
@@ -214,48 +195,57 @@ class SqliteStore:
         """Delete expired sessions (and their feedback) and unmatched texts past retention."""
         stamp = int(now if now is not None else time.time())
         oldest = stamp - self.ttl_days * DAY
-        removed = {}
-        async with self._transaction():
-            cursor = await self._db.execute("DELETE FROM sessions WHERE updated_at < ?", (oldest,))
-            removed["sessions"] = cursor.rowcount
-            cursor = await self._db.execute("DELETE FROM feedback WHERE key NOT IN (SELECT key FROM sessions)")
-            removed["feedback"] = cursor.rowcount
-            cursor = await self._db.execute("DELETE FROM unmatched WHERE day <= ?", (today(stamp - unmatched_days * DAY),))
-            removed["unmatched"] = cursor.rowcount
+        removed = {}  # each statement stands alone; run again, each finishes what the last left
+        cursor = await self._db.execute("DELETE FROM sessions WHERE updated_at < ?", (oldest,))
+        removed["sessions"] = cursor.rowcount
+        cursor = await self._db.execute("DELETE FROM feedback WHERE key NOT IN (SELECT key FROM sessions)")
+        removed["feedback"] = cursor.rowcount
+        cursor = await self._db.execute("DELETE FROM unmatched WHERE day <= ?", (today(stamp - unmatched_days * DAY),))
+        removed["unmatched"] = cursor.rowcount
         return removed
 
     # --- anonymous figures ----------------------------------------------------------------
 
-    async def count(self, items: Iterable[tuple[str, str]], now: float | None = None, by: int = 1) -> None:
-        """Add `by` to each (metric, item) for today. Nothing here says who.
+    async def count(self, items: Iterable[tuple[str, str]], now: float | None = None) -> None:
+        """Add one to each (metric, item) for today. Nothing here says who.
 
         Added up in memory and written when COUNT_FLUSH_SECONDS have passed, so a busy bot
         writes its counts about once a second rather than once per update."""
         day = today(now)
         for metric, item in items:
-            self._pending_counts[(day, metric, item)] += by
+            self._pending_counts[(day, metric, item)] += 1
         if time.monotonic() - self._counts_flushed_at >= COUNT_FLUSH_SECONDS:
             await self.flush_counts()
+
+    async def _uncount(self, metric: str, item: str, now: float | None = None) -> None:
+        """Take one back from today's count (a changed rating), whether or not it was written yet."""
+        key = (today(now), metric, item)
+        if self._pending_counts[key] > 0:
+            self._pending_counts[key] -= 1
+            return
+        await self._db.execute(
+            "UPDATE daily_counts SET count = MAX(count - 1, 0) WHERE day = ? AND metric = ? AND item = ?", key)
 
     async def flush_counts(self) -> None:
         """Write the counts added up in memory; on a database fault they are kept for the next try."""
         self._counts_flushed_at = time.monotonic()
         pending, self._pending_counts = self._pending_counts, Counter()
-        rows = [(day, metric, item, delta, delta) for (day, metric, item), delta in pending.items() if delta]
-        if not rows:
-            return
+        rows = [(day, metric, item, n) for (day, metric, item), n in pending.items() if n > 0]
         try:
-            async with self._transaction():
-                await self._db.executemany(
-                    """
-                    INSERT INTO daily_counts (day, metric, item, count) VALUES (?, ?, ?, MAX(?, 0))
-                    ON CONFLICT(day, metric, item) DO UPDATE SET count = MAX(count + ?, 0)
-                    """,
-                    rows,
+            for start in range(0, len(rows), COUNT_ROWS_PER_STATEMENT):
+                batch = rows[start:start + COUNT_ROWS_PER_STATEMENT]
+                # One statement per batch: all its rows are written, or none (then they are kept).
+                await self._db.execute(
+                    "INSERT INTO daily_counts (day, metric, item, count) "
+                    f"SELECT * FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * len(batch))}) WHERE true "
+                    "ON CONFLICT(day, metric, item) DO UPDATE SET count = count + excluded.count",
+                    [value for row in batch for value in row],
                 )
+                for day, metric, item, _n in batch:
+                    del pending[(day, metric, item)]  # written: not to be kept if a later batch fails
         except BaseException:
             pending.update(self._pending_counts)
-            self._pending_counts = pending
+            self._pending_counts = +pending
             raise
 
     async def record_feedback(self, key: str, answer_id: str, vote: str, now: float | None = None) -> bool:
@@ -266,8 +256,8 @@ class SqliteStore:
         if row is not None and row[0] == vote:
             return False
         if row is not None:  # a changed mind: move the count rather than add one
-            await self.count([("feedback", f"{answer_id}:{row[0]}")], now, by=-1)
-        await self._write(
+            await self._uncount("feedback", f"{answer_id}:{row[0]}", now)
+        await self._db.execute(
             "INSERT INTO feedback (key, answer_id, vote) VALUES (?, ?, ?) "
             "ON CONFLICT(key, answer_id) DO UPDATE SET vote = excluded.vote",
             (key, answer_id, vote),
@@ -287,7 +277,7 @@ class SqliteStore:
     # --- unmatched questions (only when an operator turned it on) ------------------------------
 
     async def log_unmatched(self, text: str, outcome: str, now: float | None = None) -> None:
-        await self._write(
+        await self._db.execute(
             """
             INSERT INTO unmatched (day, text, outcome, count) VALUES (?, ?, ?, 1)
             ON CONFLICT(day, text, outcome) DO UPDATE SET count = count + 1
@@ -317,7 +307,7 @@ class SqliteStore:
 
     async def set_progress(self, last: int, handled_above: Iterable[int] = ()) -> None:
         # One statement, so the two values change together.
-        await self._write(
+        await self._db.execute(
             "INSERT INTO bot_state (name, value) VALUES ('last_update_id', ?), ('handled_above', ?) "
             "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (str(last), json.dumps(sorted(handled_above))),
