@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
+from pathlib import Path
 
 from bot.config import ConfigError, Settings
 from bot.content import ContentError, load_bundle
+from bot.content.bundle import Bundle
 from bot.core.engine import Engine
+from bot.core.understanding import Understanding
+from bot.nlp.embedder import UseEmbedder
+from bot.nlp.language import LanguageGuesser
+from bot.nlp.vectors import embed_examples
 from bot.service import ChatService
 from bot.storage import SessionKeyer, SqliteStore
 
 log = logging.getLogger("bot")
+
+
+@cache
+def language_models() -> tuple[UseEmbedder, LanguageGuesser]:
+    """The sentence model and the language guesser: loaded once per process, shared by reloads."""
+    return UseEmbedder(), LanguageGuesser().load()
+
+
+def understanding_for(bundle: Bundle, cache_dir: Path | None) -> Understanding:
+    """Understanding with the sentence model, its example vectors computed once per content version."""
+    embedder, guess_language = language_models()
+    vectors = embed_examples(embedder, bundle.examples, cache_dir)
+    return Understanding(bundle, embedder, vectors, guess_language)
 
 
 def load_engine(settings: Settings) -> Engine:
@@ -24,7 +44,9 @@ def load_engine(settings: Settings) -> Engine:
     for problem in warnings:
         log.warning("content: %s", problem)
     unmatched_days = settings.unmatched_retention_days if settings.log_unmatched else None
-    return Engine(bundle, ttl_days=settings.session_ttl_days, unmatched_days=unmatched_days)
+    understanding = understanding_for(bundle, settings.vector_cache_dir)
+    return Engine(bundle, ttl_days=settings.session_ttl_days, unmatched_days=unmatched_days,
+                  understanding=understanding)
 
 
 def reload_engine(settings: Settings, current: Engine) -> Engine | None:

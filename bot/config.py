@@ -42,6 +42,11 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     reload_watch: bool = False
     http_client: str = "aiohttp"
+    cache_dir: Path | None = None  # example vectors per content version; None: beside the database
+
+    @property
+    def vector_cache_dir(self) -> Path:
+        return self.cache_dir or self.db_path.parent / "cache"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -74,6 +79,7 @@ class Settings:
             webhook_secret=get("BOT_WEBHOOK_SECRET"),
             reload_watch=(get("BOT_RELOAD_WATCH") or "0").lower() in {"1", "true", "yes", "on"},
             http_client=_choice("BOT_HTTP", get("BOT_HTTP"), ("aiohttp", "httpx")),
+            cache_dir=Path(cache) if (cache := get("BOT_CACHE_DIR")) else None,
         )
 
     def require_token(self) -> str:

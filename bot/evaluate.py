@@ -1,7 +1,8 @@
 """Scoring free-text understanding against labelled messages (`make eval`, and a test).
 
 Each labelled message has `text` and `topic`: a content topic, or `out_of_scope`,
-`emergency` or `greeting`. The figures are the targets of issue 3.
+`emergency` or `greeting`; `also` may list other topics that are a fair answer.
+The figures and targets are those of issue 11.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ class Report:
     on_topic: int = 0
     answered_right: int = 0
     answered_wrong: int = 0
-    clarified: int = 0
+    one_tap: int = 0  # answered right, or the right topic offered as a button
     emergencies: int = 0
-    emergencies_caught: int = 0
+    emergencies_urgent_first: int = 0  # emergency, or caution before the reply
+    emergencies_caught: int = 0  # outcome emergency itself
     others: int = 0
     false_emergencies: int = 0
+    false_cautions: int = 0
     out_of_scope: int = 0
     out_of_scope_answered: int = 0
     out_of_scope_recognised: int = 0
@@ -39,11 +42,13 @@ class Report:
 
     def figures(self) -> dict[str, float]:
         return {
-            "answer_right_topic": self.share(self.answered_right, self.on_topic),
-            "answer_wrong_topic": self.share(self.answered_wrong, self.on_topic),
-            "clarify_on_topic": self.share(self.clarified, self.on_topic),
+            "emergency_urgent_first": self.share(self.emergencies_urgent_first, self.emergencies),
             "emergency_recall": self.share(self.emergencies_caught, self.emergencies),
             "emergency_false_alarms": self.share(self.false_emergencies, self.others),
+            "caution_on_others": self.share(self.false_cautions, self.others),
+            "answer_right_topic": self.share(self.answered_right, self.on_topic),
+            "right_topic_one_tap": self.share(self.one_tap, self.on_topic),
+            "answer_wrong_topic": self.share(self.answered_wrong, self.on_topic),
             "out_of_scope_answered": self.share(self.out_of_scope_answered, self.out_of_scope),
             "out_of_scope_recognised": self.share(self.out_of_scope_recognised, self.out_of_scope),
             "greetings_recognised": self.share(self.greetings_recognised, self.greetings),
@@ -51,15 +56,20 @@ class Report:
 
 
 def verdict_json(understanding: Understanding, text: str, verdict: Verdict) -> dict:
+    """One line of `python -m bot ask --jsonl`: the interface the understanding is judged by."""
     topic = understanding.topic(verdict.answer_id if verdict.outcome == "answer" else
                                 (verdict.suggestions[0] if verdict.outcome == "clarify" and verdict.suggestions else None))
     return {
         "text": text,
         "outcome": verdict.outcome,
+        "urgent_kind": verdict.urgent_kind,
+        "caution": verdict.caution,
         "topic": topic,
         "answer_id": verdict.answer_id,
-        "confidence": verdict.confidence,
         "suggestions": list(verdict.suggestions),
+        "suggestion_topics": [understanding.topic(s) for s in verdict.suggestions],
+        "confidence": verdict.confidence,
+        "language": verdict.language or "und",
         "why": list(verdict.why),
     }
 
@@ -75,48 +85,57 @@ def evaluate(understanding: Understanding, rows: list[dict]) -> Report:
     report = Report()
     for row in rows:
         text, expected = row["text"], row["topic"]
-        verdict = understanding.classify(text) if not text.startswith("/") else Verdict("greeting")
+        fair = {expected, *row.get("also", ())}
+        verdict = understanding.classify(text, row.get("context"))
         got = verdict.outcome
         topic = understanding.topic(verdict.answer_id) if got == "answer" else None
-        ok = True
+        offered = {understanding.topic(s) for s in verdict.suggestions}
         if expected == "emergency":
             report.emergencies += 1
             report.emergencies_caught += got == "emergency"
+            report.emergencies_urgent_first += got == "emergency" or verdict.caution
             ok = got == "emergency"
         else:
             report.others += 1
             report.false_emergencies += got == "emergency"
+            report.false_cautions += verdict.caution
             ok = got != "emergency"
         if expected == "out_of_scope":
             report.out_of_scope += 1
-            report.out_of_scope_answered += got == "answer"
+            report.out_of_scope_answered += got == "answer" and topic not in fair
             report.out_of_scope_recognised += got == "out_of_scope"
-            ok = got == "out_of_scope"
+            ok = got == "out_of_scope" or (got == "answer" and topic in fair)
         elif expected == "greeting":
             report.greetings += 1
             report.greetings_recognised += got == "greeting"
             ok = got == "greeting"
         elif expected not in SPECIAL:
             report.on_topic += 1
-            report.answered_right += got == "answer" and topic == expected
-            report.answered_wrong += got == "answer" and topic != expected
-            report.clarified += got == "clarify"
-            ok = got == "answer" and topic == expected
+            right = got == "answer" and topic in fair
+            report.answered_right += right
+            report.answered_wrong += got == "answer" and topic not in fair
+            report.one_tap += right or (got in {"clarify", "out_of_scope"} and bool(offered & fair))
+            ok = right
         if not ok:
             shown = f"{got}:{verdict.answer_id}" if got == "answer" else got
-            if got == "clarify":
+            if verdict.suggestions:
                 shown += f"[{', '.join(verdict.suggestions)}]"
+            if verdict.caution:
+                shown += " (caution)"
             report.failures.append(f"{row.get('id', '?')}  expected {expected:<12} got {shown:<40} {text[:90]!r}")
     return report
 
 
 TARGETS = {
-    "answer_right_topic": (">=", 0.92),
-    "answer_wrong_topic": ("<=", 0.01),
-    "emergency_recall": (">=", 1.0),
+    "emergency_urgent_first": (">=", 1.0),
+    "emergency_recall": (">=", 0.95),
     "emergency_false_alarms": ("<=", 0.01),
+    "caution_on_others": ("<=", 0.05),
+    "answer_right_topic": (">=", 0.85),
+    "right_topic_one_tap": (">=", 0.97),
+    "answer_wrong_topic": ("<=", 0.01),
     "out_of_scope_answered": ("<=", 0.02),
-    "greetings_recognised": (">=", 1.0),
+    "greetings_recognised": (">=", 0.95),
 }
 
 

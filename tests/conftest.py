@@ -11,7 +11,7 @@ import pytest
 
 from bot.adapters import poller
 from bot.adapters.telegram import TelegramAdapter
-from bot.app import load_engine, open_service
+from bot.app import load_engine, open_service, understanding_for
 from bot.config import Settings
 from bot.content import load_bundle
 from bot.content.bundle import Bundle
@@ -21,6 +21,8 @@ from tests.fake_bot_api import Call, FakeBotApi
 REPO = Path(__file__).resolve().parent.parent
 CONTENT = REPO / "content"
 FLOWS = REPO / "flows"
+# Example vectors are computed once per content version; kept between runs to save the time.
+VECTOR_CACHE = REPO / ".cache" / "vectors"
 TOKEN = "123456789:AAF-test_TOKEN-0123456789abcdefghijKLM"
 
 
@@ -32,12 +34,14 @@ def bundle() -> Bundle:
 
 @pytest.fixture(scope="session")
 def engine(bundle: Bundle) -> Engine:
-    return Engine(bundle)
+    """The engine as the bot runs it: with the sentence model and the shipped examples."""
+    return Engine(bundle, understanding=understanding_for(bundle, VECTOR_CACHE))
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(token=TOKEN, db_path=tmp_path / "data" / "bot.sqlite3", content_dir=CONTENT, flows_dir=FLOWS)
+    return Settings(token=TOKEN, db_path=tmp_path / "data" / "bot.sqlite3", content_dir=CONTENT, flows_dir=FLOWS,
+                    cache_dir=VECTOR_CACHE)
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from bot.content.bundle import Bundle
-from tests.conftest import TOKEN, Person
+from tests.conftest import TOKEN, VECTOR_CACHE, Person
 from tests.fake_bot_api import FakeBotApi
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-    env.update(BOT_DB_PATH=str(tmp_path / "data" / "bot.sqlite3"), **extra)
+    env.update(BOT_DB_PATH=str(tmp_path / "data" / "bot.sqlite3"), BOT_CACHE_DIR=str(VECTOR_CACHE), **extra)
     return env
 
 

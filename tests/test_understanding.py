@@ -29,7 +29,11 @@ def engine():  # noqa: ANN201 - module-scoped twin of the session fixture, for s
     from tests.conftest import CONTENT, FLOWS  # noqa: PLC0415
     from bot.content import load_bundle  # noqa: PLC0415
 
-    return Engine(load_bundle(CONTENT, FLOWS)[0])
+    from bot.app import understanding_for  # noqa: PLC0415
+    from tests.conftest import VECTOR_CACHE  # noqa: PLC0415
+
+    bundle = load_bundle(CONTENT, FLOWS)[0]
+    return Engine(bundle, understanding=understanding_for(bundle, VECTOR_CACHE))
 
 
 # --- reading text ----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.core.semantic import Example
 from bot.content.models import Answer, FlowNode, LanguageFile, Organisation, SafetyFile, ScopeFile, Source, SourceRef, Topic
 
 
@@ -23,6 +24,7 @@ class Bundle:
     scope: ScopeFile
     language: LanguageFile
     review_after_months: int = 12
+    examples: tuple[Example, ...] = ()  # what people type, by what it means, in any language
 
     def exists(self, node_id: str) -> bool:
         return node_id in self.answers or node_id in self.nodes

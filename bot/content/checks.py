@@ -128,6 +128,7 @@ def check(loaded: Loaded) -> list[Problem]:
             for j, button in enumerate(node.buttons):
                 if button.to not in known:
                     error(ff, ff.line("nodes", i, "buttons", j, "to"), f"unknown answer or node {button.to!r}{did_you_mean(button.to, known)}")
+    _check_example_files(loaded, known, error, warn)
     if problems:
         return problems
 
@@ -201,6 +202,36 @@ def check(loaded: Loaded) -> list[Problem]:
             warn(tf, tf.line("answers", i, "last_reviewed"),
                  f"answer {answer_id!r} was last reviewed {reviewed.isoformat()}, over {bundle.review_after_months} months ago")
     return problems
+
+
+def _check_example_files(loaded: Loaded, known: set[str], error, warn) -> None:  # noqa: ANN001
+    """Example messages: each under an answer that exists, and each said once per file."""
+    languages: dict[str, str] = {}
+    for ef in loaded.example_files:
+        model = ef.model
+        if model.language in languages:
+            error(ef, ef.line("language"), f"language {model.language!r} already has a file: {languages[model.language]}")
+        languages.setdefault(model.language, ef.path)
+        for answer_id in model.answers:
+            if answer_id not in known:
+                error(ef, ef.line("answers", answer_id), f"unknown answer or node {answer_id!r}{did_you_mean(answer_id, known)}")
+        seen: dict[str, tuple[str, ...]] = {}
+        for where, texts in _example_lists(model):
+            for j, text in enumerate(texts):
+                first = seen.setdefault(fold(text), where)
+                if first != where:
+                    warn(ef, ef.line(*where, j), f"example {text!r} is also listed under {'.'.join(first)}: "
+                                                 "one message can mean one thing only")
+
+
+def _example_lists(model):  # noqa: ANN001, ANN202
+    for answer_id, texts in model.answers.items():
+        yield ("answers", answer_id), texts
+    for section in ("out_of_scope", "greeting", "navigation", "emergency"):
+        for kind, texts in getattr(model, section):
+            yield (section, kind), texts
+    yield ("not_emergency",), model.not_emergency
+    yield ("caution",), model.caution
 
 
 def _check_sources(cited, source_keys, where: Located, loc: tuple, error) -> None:  # noqa: ANN001

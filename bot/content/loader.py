@@ -19,6 +19,7 @@ from bot.content import yamlsrc
 from bot.content.bundle import Bundle
 from bot.content.models import (
     ALL_MODELS,
+    ExamplesFile,
     FlowFile,
     LanguageFile,
     SafetyFile,
@@ -29,7 +30,10 @@ from bot.content.models import (
     TopicsFile,
 )
 from bot.content.problems import Problem, did_you_mean, display_path
+from bot.core import semantic
+from bot.core.semantic import Example
 
+EXAMPLES_DIR = "examples"  # content/examples/<language>.yaml
 FIELD_NAMES = sorted({name for model in ALL_MODELS for name in model.model_fields})
 SPECIAL_FILES = {
     "topics.yaml": TopicsFile,
@@ -74,6 +78,7 @@ class Loaded:
     language: Located | None = None
     topic_files: list[Located] = field(default_factory=list)
     flow_files: list[Located] = field(default_factory=list)
+    example_files: list[Located] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     digest: str = ""
 
@@ -122,7 +127,8 @@ def read_all(content_dir: Path, flows_dir: Path) -> Loaded:
             loaded.problems.append(Problem(display_path(directory), 1, "directory not found"))
     content_files = sorted(content_dir.glob("*.yaml")) if content_dir.is_dir() else []
     flow_files = sorted(flows_dir.glob("*.yaml")) if flows_dir.is_dir() else []
-    for path in (*content_files, *flow_files):
+    example_files = sorted((content_dir / EXAMPLES_DIR).glob("*.yaml")) if content_dir.is_dir() else []
+    for path in (*content_files, *flow_files, *example_files):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     loaded.digest = digest.hexdigest()[:8]
 
@@ -143,6 +149,10 @@ def read_all(content_dir: Path, flows_dir: Path) -> Loaded:
         located = _read(path, FlowFile, loaded)
         if located is not None:
             loaded.flow_files.append(located)
+    for path in example_files:
+        located = _read(path, ExamplesFile, loaded)
+        if located is not None:
+            loaded.example_files.append(located)
     if flows_dir.is_dir() and not flow_files:
         loaded.problems.append(Problem(display_path(flows_dir), 1, "no flow files (*.yaml) found"))
     return loaded
@@ -176,7 +186,35 @@ def build(loaded: Loaded) -> Bundle:
         scope=loaded.scope.model,
         language=loaded.language.model,
         review_after_months=loaded.topics.model.review_after_months,
+        examples=tuple(examples_of(loaded, answers, nodes, organisations)),
     )
+
+
+def examples_of(loaded: Loaded, answers: dict, nodes: dict, organisations: dict) -> list[Example]:
+    """Every example message with what it stands for: the answers' own questions and phrasings,
+    the off-topic examples of scope.yaml, organisations' names, and content/examples/*.yaml."""
+    out = []
+    for answer in answers.values():
+        out += [Example(text, answer.id, "en") for text in (answer.question, *answer.phrasings)]
+    for node in nodes.values():  # an organisation's name leads to its country's list
+        if node.type == "organisations":
+            out += [Example(org.name, node.id, "en") for org in organisations.get(node.country or "", ())]
+    out += [Example(text, semantic.OUT_OF_SCOPE_PREFIX + "other", "en") for text in loaded.scope.model.examples]
+    for located in loaded.example_files:
+        model: ExamplesFile = located.model
+        lang = model.language
+        for answer_id, texts in model.answers.items():
+            out += [Example(text, answer_id, lang) for text in texts]
+        groups = (
+            (semantic.OUT_OF_SCOPE_PREFIX, model.out_of_scope), (semantic.GREETING_PREFIX, model.greeting),
+            (semantic.NAVIGATION_PREFIX, model.navigation), (semantic.EMERGENCY_PREFIX, model.emergency),
+        )
+        for prefix, group in groups:
+            for kind, texts in group:
+                out += [Example(text, prefix + kind, lang) for text in texts]
+        out += [Example(text, semantic.NOT_EMERGENCY, lang) for text in model.not_emergency]
+        out += [Example(text, semantic.CAUTION, lang) for text in model.caution]
+    return out
 
 
 def load_bundle(content_dir: Path, flows_dir: Path) -> tuple[Bundle, list[Problem]]:

@@ -217,6 +217,45 @@ class LanguageFile(Strict):
     greetings: list[Word] = Field(default_factory=list)
 
 
+Messages = list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]]
+
+
+class OutOfScopeExamples(Strict):
+    personal: Messages = Field(default_factory=list)  # "does my baby have it?", a dose, lab results
+    hfe: Messages = Field(default_factory=list)  # adult hereditary hemochromatosis on its own
+    other: Messages = Field(default_factory=list)  # other illnesses, everyday baby care, anything else
+
+
+class GreetingExamples(Strict):
+    hello: Messages = Field(default_factory=list)
+    thanks: Messages = Field(default_factory=list)
+    bye: Messages = Field(default_factory=list)
+
+
+class NavigationExamples(Strict):
+    menu: Messages = Field(default_factory=list)
+    back: Messages = Field(default_factory=list)
+
+
+class EmergencyExamples(Strict):
+    medical: Messages = Field(default_factory=list)  # a baby or child in danger now
+    pregnancy: Messages = Field(default_factory=list)  # a pregnant mother or her unborn baby in danger now
+    crisis: Messages = Field(default_factory=list)  # thoughts of suicide or self-harm, an overdose, a plan
+
+
+class ExamplesFile(Strict):
+    """content/examples/<language>.yaml: what people type, in one language, by what it means."""
+
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+    answers: dict[Id, Messages] = Field(default_factory=dict)
+    out_of_scope: OutOfScopeExamples = Field(default_factory=OutOfScopeExamples)
+    greeting: GreetingExamples = Field(default_factory=GreetingExamples)
+    navigation: NavigationExamples = Field(default_factory=NavigationExamples)
+    emergency: EmergencyExamples = Field(default_factory=EmergencyExamples)
+    not_emergency: Messages = Field(default_factory=list)  # danger words, but not an emergency now
+    caution: Messages = Field(default_factory=list)  # a general question about a danger sign
+
+
 class ButtonSpec(Strict):
     to: Id
     label: Label | None = None
@@ -252,4 +291,5 @@ class FlowFile(Strict):
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     Source, SourceRef, Answer, Organisation, TopicFile, Topic, TopicsFile, TextsFile, SourcesFile,
     SafetyFile, HfeRule, ScopeFile, LanguageFile, ButtonSpec, FlowNode, FlowFile,
+    OutOfScopeExamples, GreetingExamples, NavigationExamples, EmergencyExamples, ExamplesFile,
 )

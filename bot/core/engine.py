@@ -61,11 +61,13 @@ VOTES = {"u": "up", "d": "down"}
 
 
 class Engine:
-    def __init__(self, bundle: Bundle, ttl_days: int = 30, unmatched_days: int | None = None) -> None:
-        """`ttl_days` and `unmatched_days` (None when unmatched questions are not kept) go into /privacy."""
+    def __init__(self, bundle: Bundle, ttl_days: int = 30, unmatched_days: int | None = None,
+                 understanding: Understanding | None = None) -> None:
+        """`ttl_days` and `unmatched_days` (None when unmatched questions are not kept) go into /privacy.
+        `understanding` reads typed messages; by default it reads words only, without the sentence model."""
         self.bundle = bundle
         self.privacy_text = privacy_text(bundle.texts, ttl_days, unmatched_days)
-        self.understanding = Understanding(bundle)
+        self.understanding = understanding or Understanding(bundle)
         self._main = SessionState(node=bundle.start)
 
     # --- entry point ------------------------------------------------------

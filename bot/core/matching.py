@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 import gzip
 import json
@@ -25,6 +24,8 @@ from functools import cache, lru_cache
 from importlib import resources
 
 from rapidfuzz import fuzz, process
+
+from bot.core.text import fold
 
 # Match on at most this much of a message: long rambles add little signal, and it bounds the work.
 MAX_MATCH_CHARS = 600
@@ -51,7 +52,6 @@ ENGLISH_STOPWORDS = frozenset(
     same other another into over under up down out off again""".split()
 ) - {"again"}
 
-_NON_WORD = re.compile(r"[^a-z0-9 ]+")
 DISEASE_NAMES = frozenset({"nh", "gald"})
 # A word seen this often in pyspellchecker's English frequency list is a real word, not a typo.
 REAL_WORD_COUNT = 20
@@ -63,14 +63,6 @@ def english_words() -> frozenset[str]:
     data = resources.files("spellchecker").joinpath("resources", "en.json.gz").read_bytes()
     counts = json.loads(gzip.decompress(data))
     return frozenset(word for word, count in counts.items() if count >= REAL_WORD_COUNT)
-
-
-def fold(text: str) -> str:
-    """Lower case, accents and emoji removed, apostrophes dropped, other punctuation to spaces."""
-    text = unicodedata.normalize("NFKD", text[: MAX_MATCH_CHARS * 4])
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = text.replace("’", "").replace("'", "")
-    return " ".join(_NON_WORD.sub(" ", text).split())
 
 
 def stem(word: str) -> str:

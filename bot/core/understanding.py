@@ -1,34 +1,69 @@
-"""What a typed message means: one of five outcomes, decided in a fixed order.
+"""What a typed message means: one of five outcomes, decided by an ordered list of rules.
 
-1. emergency    crisis words always; urgent signs unless it is a general question
-2. greeting     hello, thanks, bye, menu, help
-3. out_of_scope a request the bot must not handle (diagnosis, dose, results); hereditary
-                (HFE) hemochromatosis on its own; an everyday baby topic (jaundice, feeding)
-                with no mention of NH; or closest to the off-topic examples
+1. emergency    a person in crisis, or medical danger now (a baby, after a transplant, a pregnancy);
+                `caution` marks a danger word in what may be a general question
+2. greeting     hello, thanks, bye; typed navigation ("menu", "back") is a greeting with a `reason`
+3. out_of_scope a request the bot must not handle (diagnosis, dose, results); hereditary (HFE)
+                hemochromatosis on its own; anything else that is not about NH; a script it cannot read
 4. answer       one answer is clearly ahead of every answer in another topic
 5. clarify      otherwise: "which of these do you mean?" with the best candidates
 
-Everything it knows comes from the content files; it holds no I/O.
+Two signals decide: meaning (a sentence-embedding model compares the message with the
+editors' example messages in many languages, content/examples/) and words (the lexical
+index over the English phrasings, with typo correction). The editors' regular
+expressions (safety.yaml, scope.yaml) are a second net for the safety and scope rules.
+Everything it knows comes from the content; it holds no I/O.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
+
 from bot.content.bundle import Bundle
+from bot.core import semantic
 from bot.core.matching import DISEASE_NAMES, Index, Lexicon
+from bot.core.semantic import Embedder, ExampleSpace
+from bot.core.text import scripts
 
 OUT_OF_SCOPE = "(out of scope)"
 
-# Decision thresholds, on the Index score (0 to 1). Measured with `make eval`; see the README.
-ANSWER_SCORE = 0.42
-ANSWER_MARGIN = 0.08  # over the best candidate from another topic
-CLARIFY_SCORE = 0.2
+# --- Thresholds. Cosine similarities of the sentence model run from about 0.1 (unrelated) to 0.9
+# (the same question reworded). Set with `make eval` on the dev sets; see docs/understanding.md.
+# Emergency: how far the closest emergency example must be ahead of the closest ordinary one.
+EMERGENCY_MARGIN = 0.0
+EMERGENCY_FLOOR = 0.45  # and how close it must be at all
+# Closer than this to an emergency than the margin asks, but near: answer, with a safety-net line first.
+CAUTION_MARGIN = -0.08
+CAUTION_FLOOR = 0.5
+# Greetings and typed navigation: short messages only, close to an example and ahead of the rest.
+GREETING_MAX_WORDS = 6
+GREETING_FLOOR = 0.55
+GREETING_MARGIN = 0.05
+# Answers: meaning and words together.
+LEXICAL_SHARE = 0.35  # how much the lexical score counts beside the semantic one
+ANSWER_SCORE = 0.62
+ANSWER_MARGIN = 0.05  # over the best answer in another topic
+CLARIFY_SCORE = 0.4
+OUT_OF_SCOPE_MARGIN = 0.03  # an off-topic example this much closer than any answer: not about NH
 MAX_SUGGESTIONS = 3
+TOP_EXAMPLES = 1  # a label's score: the mean similarity of its this many closest examples
+# A short follow-up is read with the answer the person is on ("is it safe?").
+FOLLOW_UP_MAX_WORDS = 8
+# Lexical-only mode (no sentence model): the former thresholds on the Index score.
+LEXICAL_ANSWER_SCORE = 0.42
+LEXICAL_ANSWER_MARGIN = 0.08
+LEXICAL_CLARIFY_SCORE = 0.2
+
+# A message mostly in a script with no example messages gets a multilingual emergency line first.
+MIN_EXAMPLES_PER_SCRIPT = 20
 
 Kind = Literal["answer", "clarify", "out_of_scope", "emergency", "greeting"]
+UrgentKind = Literal["medical", "pregnancy", "crisis"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +73,23 @@ class Verdict:
     confidence: float = 0.0
     suggestions: tuple[str, ...] = ()  # nodes offered as buttons
     why: tuple[str, ...] = ()
-    reason: str | None = None  # for out_of_scope: "personal", "hfe" or "other"
+    # out_of_scope: "personal", "hfe", "other" or "unreadable"; greeting: "hello", "thanks", "bye",
+    # or typed navigation "menu" or "back"
+    reason: str | None = None
+    urgent_kind: UrgentKind | None = None  # for `emergency`
+    caution: bool = False  # a safety-net line goes before the reply
+    language: str | None = None  # the message's language, when it could be told
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The semantic reading of one message: the closest example's similarity per label."""
+
+    best: dict[str, float]
+
+    def top(self, labels: list[str]) -> tuple[str | None, float]:
+        found = max(labels, key=lambda label: self.best.get(label, -1.0), default=None)
+        return found, self.best.get(found, -1.0) if found else -1.0
 
 
 def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
@@ -54,27 +105,45 @@ def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> str | None:
 
 
 class Understanding:
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, embedder: Embedder | None = None, vectors: np.ndarray | None = None,
+                 guess_language: Callable[[str], str | None] | None = None) -> None:
+        """Without `embedder` and the examples' `vectors` it reads words only (tests of other parts)."""
         self.bundle = bundle
         language = bundle.language
         self.lexicon = Lexicon(language.spelling, language.synonyms, language.stopwords, language.greetings, language.weights)
         self._crisis = _compile(bundle.safety.crisis)
         self._urgent = _compile(bundle.safety.urgent)
         self._general = _compile(bundle.safety.general_question)
+        self._pregnancy = _compile(getattr(bundle.safety, "pregnancy", []) or [r"\bpregnan|\bweeks\b|\bwaters\b"])
         self._anchors = _compile(bundle.scope.anchors)
         self._personal = _compile(bundle.scope.personal)
         self._hfe = _compile(bundle.scope.hfe.patterns)
         self._compare = _compile(bundle.scope.hfe.compare)
         self._unless_nh = _compile(bundle.scope.unless_nh)
-        examples: list[tuple[str, str]] = []
-        for answer in bundle.answers.values():
-            examples += [(answer.id, text) for text in (answer.question, *answer.phrasings)]
-        for node in bundle.nodes.values():  # an organisation's name leads to its country's list
-            if node.type == "organisations":
-                examples += [(node.id, org.name) for org in bundle.organisations.get(node.country or "", ())]
-        examples += [(OUT_OF_SCOPE, text) for text in bundle.scope.examples]
-        self.index = Index(self.lexicon, examples)
+        english = [e for e in bundle.examples if e.language == "en"]
+        lexical = [(e.label, e.text) for e in english if not e.label.startswith("!")]
+        lexical += [(OUT_OF_SCOPE, e.text) for e in english if e.label.startswith(semantic.OUT_OF_SCOPE_PREFIX)]
+        self.index = Index(self.lexicon, lexical)
         self._context_concepts = {"baby", "pregnancy", "nh", "gald"}
+        self.embedder = embedder
+        self.space = ExampleSpace(bundle.examples, vectors) if embedder is not None and vectors is not None else None
+        self.guess_language = guess_language
+        labels = self.space.labels if self.space else []
+        self._targets = [label for label in labels if not label.startswith("!")]
+        self._emergency_labels = [label for label in labels if label.startswith(semantic.EMERGENCY_PREFIX)]
+        self._ordinary_labels = [label for label in labels if not label.startswith(semantic.EMERGENCY_PREFIX)]
+        self._greeting_labels = [label for label in labels
+                                 if label.startswith((semantic.GREETING_PREFIX, semantic.NAVIGATION_PREFIX))]
+        self._out_labels = [label for label in labels if label.startswith(semantic.OUT_OF_SCOPE_PREFIX)]
+        letters: dict[str, int] = {}
+        for example in bundle.examples:
+            found = scripts(example.text)
+            if found:
+                main = max(found, key=found.__getitem__)
+                letters[main] = letters.get(main, 0) + 1
+        self.readable_scripts = frozenset({"latin"} | {s for s, n in letters.items() if n >= MIN_EXAMPLES_PER_SCRIPT})
+
+    # --- helpers ------------------------------------------------------------------
 
     def topic(self, node_id: str | None) -> str | None:
         if node_id is None or node_id == OUT_OF_SCOPE:
@@ -84,33 +153,103 @@ class Understanding:
         node = self.bundle.nodes.get(node_id)
         return "support" if node is not None and node.type == "organisations" else (node.topic if node else None)
 
-    def _urgency(self, cleaned: str) -> str | None:
-        """The words that make a cleaned message urgent, or None."""
+    def probe(self, text: str) -> Probe | None:
+        if self.space is None or self.embedder is None:
+            return None
+        vector = self.embedder.encode([text])[0]
+        return Probe(self.space.best(self.space.similarities(vector), int(TOP_EXAMPLES)))
+
+    def language_of(self, text: str) -> str | None:
+        found = scripts(text)
+        if not found:
+            return None
+        if self.guess_language is not None:
+            return self.guess_language(text)
+        return "en" if max(found, key=found.__getitem__) == "latin" else None
+
+    # --- the rules, in order -----------------------------------------------------------
+
+    def classify(self, text: str, context: str | None = None) -> Verdict:
+        """What `text` means; `context` is the node the person is on, for short follow-ups."""
+        cleaned = self.lexicon.clean(text)  # what every pattern below reads
+        probe = self.probe(text)
+        language = self.language_of(text)
+        verdict = (self._emergency(cleaned, probe) or self._greeting(text, cleaned, probe)
+                   or self._unreadable(text, cleaned) or self._topic(text, cleaned, probe))
+        if context and verdict.outcome in {"clarify", "out_of_scope"} and verdict.reason != "personal":
+            verdict = self._follow_up(text, context, verdict)
+        if verdict.outcome not in {"emergency", "greeting"} and not verdict.caution:
+            verdict = replace(verdict, caution=self._caution(cleaned, probe))
+        return replace(verdict, language=language)
+
+    def _emergency(self, cleaned: str, probe: Probe | None) -> Verdict | None:
         crisis = _first(self._crisis, cleaned)
         if crisis:
-            return crisis
+            return Verdict("emergency", confidence=1.0, why=(crisis,), urgent_kind="crisis")
         urgent = _first(self._urgent, cleaned)
         if urgent and not _first(self._general, cleaned):
-            return urgent
+            kind: UrgentKind = "pregnancy" if _first(self._pregnancy, cleaned) else "medical"
+            if probe is not None:  # the model tells a pregnancy or a crisis apart better than one word
+                label, _score = probe.top(self._emergency_labels)
+                kind = label.removeprefix(semantic.EMERGENCY_PREFIX) if label else kind  # type: ignore[assignment]
+            return Verdict("emergency", confidence=1.0, why=(urgent,), urgent_kind=kind)
+        if probe is None or not self._emergency_labels:
+            return None
+        label, score = probe.top(self._emergency_labels)
+        _ordinary, ordinary = probe.top(self._ordinary_labels)
+        if label and score >= EMERGENCY_FLOOR and score - ordinary >= EMERGENCY_MARGIN:
+            kind = label.removeprefix(semantic.EMERGENCY_PREFIX)  # type: ignore[assignment]
+            return Verdict("emergency", confidence=round(score, 3), why=(f"close to {kind} emergencies",
+                                                                          f"{score:.2f} vs {ordinary:.2f}"),
+                           urgent_kind=kind)
         return None
 
-    def classify(self, text: str) -> Verdict:
-        cleaned = self.lexicon.clean(text)  # what every pattern below reads
-        urgent = self._urgency(cleaned)
-        if urgent:
-            return Verdict("emergency", confidence=1.0, why=(urgent,))
-        if self.lexicon.is_greeting(text):
-            return Verdict("greeting", confidence=1.0, why=("greeting",))
+    def _caution(self, cleaned: str, probe: Probe | None) -> bool:
+        if _first(self._urgent, cleaned):  # an urgent sign, asked about in general
+            return True
+        if probe is None or not self._emergency_labels:
+            return False
+        _label, score = probe.top(self._emergency_labels)
+        _ordinary, ordinary = probe.top(self._ordinary_labels)
+        near_emergency = score >= CAUTION_FLOOR and score - ordinary >= CAUTION_MARGIN
+        caution_label, caution = probe.top([semantic.CAUTION])
+        return near_emergency or (caution_label is not None and caution >= ordinary and caution >= CAUTION_FLOOR)
 
+    def _greeting(self, text: str, cleaned: str, probe: Probe | None) -> Verdict | None:
+        words = cleaned.split()
+        if text.strip().startswith("/") and len(words) == 1:  # a command typed where a question goes
+            return Verdict("greeting", confidence=1.0, why=(text.strip(),), reason="menu")
+        if probe is not None and self._greeting_labels and len(words) <= GREETING_MAX_WORDS:
+            label, score = probe.top(self._greeting_labels)
+            _rest, rest = probe.top([lb for lb in probe.best if lb not in self._greeting_labels])
+            if label and score >= GREETING_FLOOR and score - rest >= GREETING_MARGIN:
+                kind = label.split(":", 1)[1]
+                return Verdict("greeting", confidence=round(score, 3), why=(label,), reason=kind)
+        if self.lexicon.is_greeting(text):
+            kind = "menu" if {"menu", "start"} & set(words) else "hello"
+            if probe is not None and self._greeting_labels:
+                label, _score = probe.top(self._greeting_labels)
+                kind = label.split(":", 1)[1] if label else kind
+            return Verdict("greeting", confidence=1.0, why=("greeting",), reason=kind)
+        return None
+
+    def _unreadable(self, text: str, cleaned: str) -> Verdict | None:
+        found = scripts(text)
+        if not found or _first(self._anchors, cleaned):
+            return None
+        main = max(found, key=found.__getitem__)
+        if main in self.readable_scripts:
+            return None
+        return Verdict("out_of_scope", why=(f"{main} script",), reason="unreadable")
+
+    def _topic(self, text: str, cleaned: str, probe: Probe | None) -> Verdict:
         anchored = _first(self._anchors, cleaned) is not None
         ranked, known, unknown = self.index.rank(text)
-        answers = [s for s in ranked if s.target != OUT_OF_SCOPE]
+        lexical = {s.target: s.score for s in ranked}
 
         personal = _first(self._personal, cleaned)
         if personal:
-            offered = tuple(s.target for s in answers[:2] if s.score >= CLARIFY_SCORE) if anchored else ()
-            return Verdict("out_of_scope", confidence=1.0, suggestions=offered, why=(personal,), reason="personal")
-
+            return self._personal_verdict(anchored, lexical, probe, (personal,))
         hfe = _first(self._hfe, cleaned)
         if hfe:
             comparing = _first(self._compare, cleaned)
@@ -120,31 +259,89 @@ class Understanding:
             if not in_context:
                 return Verdict("out_of_scope", confidence=1.0, suggestions=(self.bundle.scope.hfe.answer,),
                                why=(hfe,), reason="hfe")
-
         everyday = _first(self._unless_nh, cleaned)
         if everyday and not anchored:
             return Verdict("out_of_scope", confidence=1.0, why=(everyday,), reason="other")
-        if ranked and ranked[0].target == OUT_OF_SCOPE and not anchored:
-            return Verdict("out_of_scope", confidence=round(ranked[0].score, 3), why=ranked[0].matched, reason="other")
-        if not answers:
-            return self._nothing_matched(anchored, known)
-
-        if anchored and not unknown and set(known) <= DISEASE_NAMES:
+        if anchored and not unknown and known and set(known) <= DISEASE_NAMES:
             # Only the disease's name ("NH???"): the overview is what such a person wants.
             return Verdict("answer", self.bundle.scope.name_only, 0.5, why=tuple(known))
+        if probe is None:
+            return self._lexical_topic(ranked, anchored, known)
+
+        scores = {t: probe.best.get(t, 0.0) + LEXICAL_SHARE * lexical.get(t, 0.0) for t in self._targets}
+        ordered = sorted(scores, key=scores.__getitem__, reverse=True)
+        best = ordered[0]
+        out_label, out_score = probe.top(self._out_labels)
+        if out_label and out_score + LEXICAL_SHARE * lexical.get(OUT_OF_SCOPE, 0.0) \
+                >= probe.best.get(best, 0.0) + LEXICAL_SHARE * lexical.get(best, 0.0) + OUT_OF_SCOPE_MARGIN:
+            reason = out_label.removeprefix(semantic.OUT_OF_SCOPE_PREFIX)
+            if reason == "personal":
+                return self._personal_verdict(anchored, lexical, probe, (out_label,))
+            if not anchored:
+                offered = (self.bundle.scope.hfe.answer,) if reason == "hfe" else ()
+                return Verdict("out_of_scope", confidence=round(out_score, 3), suggestions=offered,
+                               why=(out_label, f"{out_score:.2f}"), reason=reason)
+        best_topic = self.topic(best)
+        rival = next((scores[t] for t in ordered[1:] if self.topic(t) != best_topic), 0.0)
+        top = scores[best]
+        confidence = round(max(0.0, min(1.0, top)) * min(1.0, max(0.0, top - rival) / ANSWER_MARGIN), 3)
+        why = (f"{best} {top:.2f}", f"rival {rival:.2f}")
+        if top >= ANSWER_SCORE and top - rival >= ANSWER_MARGIN:
+            return Verdict("answer", best, confidence, why=why)
+        if top >= CLARIFY_SCORE or anchored:
+            return Verdict("clarify", confidence=confidence, suggestions=self._suggest(ordered, scores), why=why)
+        return Verdict("out_of_scope", confidence=round(1 - top, 3), why=why, reason="other")
+
+    def _suggest(self, ordered: list[str], scores: dict[str, float]) -> tuple[str, ...]:
+        """The best candidates, one per topic first, so the right topic is most likely one tap away."""
+        picked: list[str] = []
+        topics: set[str | None] = set()
+        for target in ordered:
+            if self.topic(target) not in topics and scores[target] >= CLARIFY_SCORE / 2:
+                picked.append(target)
+                topics.add(self.topic(target))
+            if len(picked) == MAX_SUGGESTIONS:
+                break
+        return tuple(picked) or tuple(ordered[:1])
+
+    def _personal_verdict(self, anchored: bool, lexical: dict[str, float], probe: Probe | None,
+                          why: tuple[str, ...]) -> Verdict:
+        """A request about one's own case: never answered, but the general answers are offered."""
+        if probe is not None:
+            scores = {t: probe.best.get(t, 0.0) + LEXICAL_SHARE * lexical.get(t, 0.0) for t in self._targets}
+            ordered = sorted(scores, key=scores.__getitem__, reverse=True)
+            offered = self._suggest(ordered, scores)[:2] if anchored or scores[ordered[0]] >= ANSWER_SCORE else ()
+        else:
+            offered = tuple(t for t, s in sorted(lexical.items(), key=lambda kv: -kv[1])
+                            if t != OUT_OF_SCOPE and s >= LEXICAL_CLARIFY_SCORE)[:2] if anchored else ()
+        return Verdict("out_of_scope", confidence=1.0, suggestions=offered, why=why, reason="personal")
+
+    def _follow_up(self, text: str, context: str, alone: Verdict) -> Verdict:
+        """Read a short, unclear message together with the answer the person is on."""
+        if len(text.split()) > FOLLOW_UP_MAX_WORDS or context not in self.bundle.answers:
+            return alone
+        question = self.bundle.answers[context].question
+        joined = self._topic(f"{question} {text}", self.lexicon.clean(f"{question} {text}"),
+                             self.probe(f"{question} {text}"))
+        if joined.outcome == "answer":
+            return replace(joined, why=(*joined.why, f"read with {context}"))
+        return alone
+
+    def _lexical_topic(self, ranked: list, anchored: bool, known: list[str]) -> Verdict:
+        if ranked and ranked[0].target == OUT_OF_SCOPE and not anchored:
+            return Verdict("out_of_scope", confidence=round(ranked[0].score, 3), why=ranked[0].matched, reason="other")
+        answers = [s for s in ranked if s.target != OUT_OF_SCOPE]
+        if not answers:
+            return Verdict("clarify", why=tuple(known)) if anchored else \
+                Verdict("out_of_scope", why=tuple(known), reason="other")
         best = answers[0]
         rival = next((s.score for s in answers[1:] if self.topic(s.target) != self.topic(best.target)), 0.0)
         intent = any(w in self.index.full_weight for w in best.matched)  # not just "baby" or "NH"
-        # Confidence is the score, discounted when another topic is close behind.
-        confidence = round(min(1.0, best.score) * min(1.0, (best.score - rival) / ANSWER_MARGIN), 3)
-        if best.score >= ANSWER_SCORE and best.score - rival >= ANSWER_MARGIN and intent:
+        confidence = round(min(1.0, best.score) * min(1.0, (best.score - rival) / LEXICAL_ANSWER_MARGIN), 3)
+        if best.score >= LEXICAL_ANSWER_SCORE and best.score - rival >= LEXICAL_ANSWER_MARGIN and intent:
             return Verdict("answer", best.target, confidence, why=best.matched)
-        if best.score >= CLARIFY_SCORE or anchored:
-            offered = tuple(s.target for s in answers[:MAX_SUGGESTIONS] if s.score >= CLARIFY_SCORE / 2)
+        if best.score >= LEXICAL_CLARIFY_SCORE or anchored:
+            offered = tuple(s.target for s in answers[:MAX_SUGGESTIONS] if s.score >= LEXICAL_CLARIFY_SCORE / 2)
             return Verdict("clarify", confidence=confidence, suggestions=offered or (best.target,), why=best.matched)
-        return self._nothing_matched(anchored, known)
-
-    def _nothing_matched(self, anchored: bool, known: list[str]) -> Verdict:
-        if anchored:  # about NH, but we cannot tell what: ask, with the topics
-            return Verdict("clarify", why=tuple(known))
-        return Verdict("out_of_scope", why=tuple(known), reason="other")
+        return Verdict("clarify", why=tuple(known)) if anchored else \
+            Verdict("out_of_scope", why=tuple(known), reason="other")

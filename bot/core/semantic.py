@@ -1,0 +1,82 @@
+"""Meaning by example: how close a message is to each kind of example message. Pure.
+
+Editors write example messages in any language (content/examples/); an `Embedder`
+turns each into a vector once per content version, and a message is compared with
+all of them by cosine similarity. A label is what an example stands for: an answer
+or node id, or one of the special labels below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+# Special labels; everything else is an answer or node id.
+EMERGENCY_PREFIX = "!emergency:"  # !emergency:medical, !emergency:pregnancy, !emergency:crisis
+CAUTION = "!caution"  # a general question about a danger sign
+NOT_EMERGENCY = "!safe"  # danger words that are not an emergency now (past events, grief, questions)
+OUT_OF_SCOPE_PREFIX = "!out:"  # !out:personal, !out:hfe, !out:other
+GREETING_PREFIX = "!greet:"  # !greet:hello, !greet:thanks, !greet:bye
+NAVIGATION_PREFIX = "!nav:"  # !nav:menu, !nav:back
+
+
+class Embedder(Protocol):
+    """A sentence-embedding model: texts in, one L2-normalised row per text out."""
+
+    @property
+    def name(self) -> str:
+        """The model and its version: part of the cache key for example vectors."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+    language: str = "en"
+
+
+class ExampleSpace:
+    """Example vectors grouped by label, for one content version."""
+
+    def __init__(self, examples: Sequence[Example], vectors: np.ndarray) -> None:
+        if len(examples) != len(vectors):
+            raise ValueError(f"{len(examples)} examples but {len(vectors)} vectors")
+        order = sorted(range(len(examples)), key=lambda i: examples[i].label)
+        self.examples = [examples[i] for i in order]
+        self.vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
+        labels = [e.label for e in self.examples]
+        self.labels = list(dict.fromkeys(labels))
+        self._starts = np.array([labels.index(label) for label in self.labels], dtype=np.intp)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def similarities(self, query: np.ndarray) -> np.ndarray:
+        return self.vectors @ query
+
+    def best(self, similarities: np.ndarray, top: int = 1) -> dict[str, float]:
+        """Per label, the mean similarity of its `top` closest examples (one stray example weighs less)."""
+        if not len(self.examples):
+            return {}
+        if top == 1:
+            peaks = np.maximum.reduceat(similarities, self._starts)
+            return dict(zip(self.labels, peaks.tolist(), strict=True))
+        ends = [*self._starts[1:].tolist(), len(similarities)]
+        out = {}
+        for label, start, end in zip(self.labels, self._starts.tolist(), ends, strict=True):
+            part = similarities[start:end]
+            k = min(top, len(part))
+            out[label] = float(np.partition(part, len(part) - k)[len(part) - k:].mean())
+        return out
+
+    def nearest(self, similarities: np.ndarray, count: int = 5) -> list[tuple[float, Example]]:
+        if not len(self.examples):
+            return []
+        top = np.argsort(-similarities)[:count]
+        return [(float(similarities[i]), self.examples[i]) for i in top]

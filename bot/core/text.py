@@ -1,0 +1,85 @@
+"""Folding typed text to a comparable form, in any script. Pure.
+
+Latin letters lose their accents ("está" -> "esta"), because people type with and
+without them. Every other script is kept as it is written: Arabic, Cyrillic,
+Devanagari, Hebrew and CJK must never fold to an empty string. Letters that do not
+decompose (ß, œ, æ, ø, ł, ...) become their usual ASCII spelling, so they are not lost.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Read at most this much of a message: long rambles add little, and it bounds the work.
+MAX_FOLD_CHARS = 2400
+
+# Letters with no combining accent to drop, spelt as people type them without the key.
+_LATIN_SPECIALS = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
+                                 "ı": "i", "ħ": "h", "ŀ": "l", "ſ": "s", "ё": "е"})
+_APOSTROPHES = re.compile(r"['’ʼ`´]")
+
+
+def _is_latin(char: str) -> bool:
+    return char < "\u0250" or "\u1e00" <= char <= "\u1eff"
+
+
+def _word_char(char: str) -> bool:
+    # Letters, digits and the marks that are part of letters in Devanagari, Thai, ... stay.
+    return unicodedata.category(char)[0] in "LNM"
+
+
+def fold(text: str) -> str:
+    """Lower case; accents off Latin letters; apostrophes dropped; punctuation and emoji to spaces."""
+    text = unicodedata.normalize("NFKC", text[:MAX_FOLD_CHARS]).casefold().translate(_LATIN_SPECIALS)
+    text = _APOSTROPHES.sub("", text)
+    out: list[str] = []
+    for char in text:
+        if char.isascii():
+            out.append(char if char.isalnum() else " ")
+        elif _is_latin(char):
+            base = unicodedata.normalize("NFD", char)
+            out.append("".join(c for c in base if not unicodedata.combining(c)) if char.isalpha() else " ")
+        elif _word_char(char):
+            # Arabic and Hebrew vowel marks are optional in writing: drop them, like accents.
+            if not (unicodedata.combining(char) and script_of(char) in {"arabic", "hebrew"}):
+                out.append(char)
+        else:
+            out.append(" ")
+    return " ".join("".join(out).split())
+
+
+# Scripts by the first code point of their block; enough to tell what a message is written in.
+_SCRIPTS = (
+    ("\u0370", "greek"), ("\u0400", "cyrillic"), ("\u0530", "armenian"), ("\u0590", "hebrew"),
+    ("\u0600", "arabic"), ("\u0700", "syriac"), ("\u0780", "thaana"), ("\u0900", "devanagari"),
+    ("\u0980", "bengali"), ("\u0a00", "gurmukhi"), ("\u0a80", "gujarati"), ("\u0b00", "oriya"),
+    ("\u0b80", "tamil"), ("\u0c00", "telugu"), ("\u0c80", "kannada"), ("\u0d00", "malayalam"),
+    ("\u0d80", "sinhala"), ("\u0e00", "thai"), ("\u0e80", "lao"), ("\u0f00", "tibetan"),
+    ("\u1000", "myanmar"), ("\u10a0", "georgian"), ("\u1100", "hangul"), ("\u1200", "ethiopic"),
+    ("\u13a0", "other"), ("\u1780", "khmer"), ("\u1800", "other"), ("\u1e00", "latin"), ("\u1f00", "greek"),
+    ("\u2000", "other"), ("\u3040", "kana"), ("\u3100", "other"), ("\u3400", "han"), ("\ua000", "other"),
+    ("\uac00", "hangul"), ("\ud7b0", "other"), ("\uf900", "han"), ("\ufb00", "other"), ("\ufb50", "arabic"),
+    ("\ufe00", "other"), ("\ufe70", "arabic"), ("\uff00", "other"),
+)
+
+
+def script_of(char: str) -> str:
+    if char < "\u0250":
+        return "latin"
+    found = "other"
+    for start, name in _SCRIPTS:
+        if char < start:
+            break
+        found = name
+    return found
+
+
+def scripts(text: str) -> dict[str, int]:
+    """How many letters of each script a text has (digits, marks and punctuation not counted)."""
+    counts: dict[str, int] = {}
+    for char in text[:MAX_FOLD_CHARS]:
+        if char.isalpha():
+            name = script_of(char)
+            counts[name] = counts.get(name, 0) + 1
+    return counts
