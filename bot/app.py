@@ -10,10 +10,10 @@ from bot.config import ConfigError, Settings
 from bot.content import ContentError, load_bundle
 from bot.content.bundle import Bundle
 from bot.core.engine import Engine
-from bot.core.understanding import Understanding
+from bot.core.understanding import Senses, Understanding
 from bot.nlp.embedder import UseEmbedder
 from bot.nlp.language import LanguageGuesser
-from bot.nlp.vectors import embed_examples
+from bot.nlp.vectors import learn
 from bot.service import ChatService
 from bot.storage import SessionKeyer, SqliteStore
 
@@ -29,8 +29,8 @@ def language_models() -> tuple[UseEmbedder, LanguageGuesser]:
 def understanding_for(bundle: Bundle, cache_dir: Path | None) -> Understanding:
     """Understanding with the sentence model, its example vectors computed once per content version."""
     embedder, guess_language = language_models()
-    vectors = embed_examples(embedder, bundle.examples, cache_dir)
-    return Understanding(bundle, embedder, vectors, guess_language)
+    vectors, classifier = learn(embedder, bundle.examples, cache_dir)
+    return Understanding(bundle, Senses(embedder, vectors, classifier, guess_language))
 
 
 def load_engine(settings: Settings) -> Engine:

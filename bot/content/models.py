@@ -192,6 +192,9 @@ class SafetyFile(Strict):
     crisis: list[Pattern] = Field(min_length=1)
     urgent: list[Pattern] = Field(min_length=1)
     general_question: list[Pattern] = Field(default_factory=list)
+    pregnancy: list[Pattern] = Field(default_factory=list)
+    # language code -> words or word beginnings that may mean danger now, matched on folded text
+    danger_words: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")], list[Word]] = Field(default_factory=dict)
 
 
 class HfeRule(Strict):

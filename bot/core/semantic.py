@@ -23,6 +23,12 @@ GREETING_PREFIX = "!greet:"  # !greet:hello, !greet:thanks, !greet:bye
 NAVIGATION_PREFIX = "!nav:"  # !nav:menu, !nav:back
 
 
+def is_topic_label(label: str) -> bool:
+    """Labels the topic classifier learns: answers, organisation lists, off-topic kinds, greetings.
+    Emergency, caution and not-emergency examples train the safety check only."""
+    return not label.startswith((EMERGENCY_PREFIX, CAUTION, NOT_EMERGENCY))
+
+
 class Embedder(Protocol):
     """A sentence-embedding model: texts in, one L2-normalised row per text out."""
 

@@ -27,31 +27,34 @@ import numpy as np
 from bot.content.bundle import Bundle
 from bot.core import semantic
 from bot.core.matching import DISEASE_NAMES, Index, Lexicon
+from bot.core.classifier import LinearClassifier
 from bot.core.semantic import Embedder, ExampleSpace
-from bot.core.text import scripts
+from bot.core.text import fold, scripts
 
 OUT_OF_SCOPE = "(out of scope)"
+GREETING = "(greeting)"
 
 # --- Thresholds. Cosine similarities of the sentence model run from about 0.1 (unrelated) to 0.9
 # (the same question reworded). Set with `make eval` on the dev sets; see docs/understanding.md.
 # Emergency: how far the closest emergency example must be ahead of the closest ordinary one.
 EMERGENCY_MARGIN = 0.0
 EMERGENCY_FLOOR = 0.45  # and how close it must be at all
+# With a danger word in the message, the model is trusted at a lower margin.
+DANGER_MARGIN = -0.06
 # Closer than this to an emergency than the margin asks, but near: answer, with a safety-net line first.
-CAUTION_MARGIN = -0.08
+CAUTION_MARGIN = -0.06
 CAUTION_FLOOR = 0.5
 # Greetings and typed navigation: short messages only, close to an example and ahead of the rest.
 GREETING_MAX_WORDS = 6
 GREETING_FLOOR = 0.55
 GREETING_MARGIN = 0.05
-# Answers: meaning and words together.
-LEXICAL_SHARE = 0.35  # how much the lexical score counts beside the semantic one
-ANSWER_SCORE = 0.62
-ANSWER_MARGIN = 0.05  # over the best answer in another topic
-CLARIFY_SCORE = 0.4
-OUT_OF_SCOPE_MARGIN = 0.03  # an off-topic example this much closer than any answer: not about NH
+# Topics: the classifier's probability for a topic plus a share of its best lexical score.
+LEXICAL_SHARE = 0.5
+ANSWER_SCORE = 0.5
+ANSWER_MARGIN = 0.4  # over the next topic (or off-topic, or greeting)
+CLARIFY_SCORE = 0.15
+OUT_OF_SCOPE_MARGIN = 0.1  # off-topic must lead by this much, or the person is asked instead
 MAX_SUGGESTIONS = 3
-TOP_EXAMPLES = 1  # a label's score: the mean similarity of its this many closest examples
 # A short follow-up is read with the answer the person is on ("is it safe?").
 FOLLOW_UP_MAX_WORDS = 8
 # Lexical-only mode (no sentence model): the former thresholds on the Index score.
@@ -83,17 +86,42 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Probe:
-    """The semantic reading of one message: the closest example's similarity per label."""
+    """The semantic reading of one message."""
 
-    best: dict[str, float]
+    best: dict[str, float]  # per label, the closest example's similarity: for safety and greetings
+    probabilities: dict[str, float]  # per topic label, the classifier's probability
 
     def top(self, labels: list[str]) -> tuple[str | None, float]:
         found = max(labels, key=lambda label: self.best.get(label, -1.0), default=None)
         return found, self.best.get(found, -1.0) if found else -1.0
 
 
+@dataclass(frozen=True)
+class Senses:
+    """What reads meaning: the sentence model, the examples' vectors and the classifier trained on them."""
+
+    embedder: Embedder
+    vectors: np.ndarray  # one row per bundle.examples, in order
+    classifier: LinearClassifier
+    guess_language: Callable[[str], str | None] | None = None
+
+
 def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
+
+
+def _danger_pattern(words: dict[str, list[str]]) -> re.Pattern[str] | None:
+    """One pattern for every language's danger words: at a word's start, or anywhere in scripts
+    written without spaces (Chinese, Japanese, Thai)."""
+    spaced, unspaced = set(), set()
+    for listed in words.values():
+        for word in listed:
+            folded = fold(word)
+            if folded:
+                (unspaced if scripts(folded).keys() & {"han", "kana", "thai"} else spaced).add(folded)
+    parts = [r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(spaced, key=len, reverse=True))) + ")"] if spaced else []
+    parts += ["(?:" + "|".join(map(re.escape, sorted(unspaced, key=len, reverse=True))) + ")"] if unspaced else []
+    return re.compile("|".join(parts)) if parts else None
 
 
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> str | None:
@@ -105,16 +133,16 @@ def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> str | None:
 
 
 class Understanding:
-    def __init__(self, bundle: Bundle, embedder: Embedder | None = None, vectors: np.ndarray | None = None,
-                 guess_language: Callable[[str], str | None] | None = None) -> None:
-        """Without `embedder` and the examples' `vectors` it reads words only (tests of other parts)."""
+    def __init__(self, bundle: Bundle, senses: Senses | None = None) -> None:
+        """Without `senses` it reads words only, with the regular expressions and the lexical index."""
         self.bundle = bundle
         language = bundle.language
         self.lexicon = Lexicon(language.spelling, language.synonyms, language.stopwords, language.greetings, language.weights)
         self._crisis = _compile(bundle.safety.crisis)
         self._urgent = _compile(bundle.safety.urgent)
         self._general = _compile(bundle.safety.general_question)
-        self._pregnancy = _compile(getattr(bundle.safety, "pregnancy", []) or [r"\bpregnan|\bweeks\b|\bwaters\b"])
+        self._pregnancy = _compile(bundle.safety.pregnancy)
+        self._danger = _danger_pattern(bundle.safety.danger_words)
         self._anchors = _compile(bundle.scope.anchors)
         self._personal = _compile(bundle.scope.personal)
         self._hfe = _compile(bundle.scope.hfe.patterns)
@@ -125,9 +153,9 @@ class Understanding:
         lexical += [(OUT_OF_SCOPE, e.text) for e in english if e.label.startswith(semantic.OUT_OF_SCOPE_PREFIX)]
         self.index = Index(self.lexicon, lexical)
         self._context_concepts = {"baby", "pregnancy", "nh", "gald"}
-        self.embedder = embedder
-        self.space = ExampleSpace(bundle.examples, vectors) if embedder is not None and vectors is not None else None
-        self.guess_language = guess_language
+        self.senses = senses
+        self.space = ExampleSpace(bundle.examples, senses.vectors) if senses is not None else None
+        self.guess_language = senses.guess_language if senses is not None else None
         labels = self.space.labels if self.space else []
         self._targets = [label for label in labels if not label.startswith("!")]
         self._emergency_labels = [label for label in labels if label.startswith(semantic.EMERGENCY_PREFIX)]
@@ -154,10 +182,13 @@ class Understanding:
         return "support" if node is not None and node.type == "organisations" else (node.topic if node else None)
 
     def probe(self, text: str) -> Probe | None:
-        if self.space is None or self.embedder is None:
+        if self.space is None or self.senses is None:
             return None
-        vector = self.embedder.encode([text])[0]
-        return Probe(self.space.best(self.space.similarities(vector), int(TOP_EXAMPLES)))
+        letters = [c for c in text if c.isalpha()]
+        if letters and sum(c.isupper() for c in letters) > 0.6 * len(letters):
+            text = text.lower()  # the model reads SHOUTED words as other words
+        vector = self.senses.embedder.encode([text])[0]
+        return Probe(self.space.best(self.space.similarities(vector)), self.senses.classifier.probabilities(vector))
 
     def language_of(self, text: str) -> str | None:
         found = scripts(text)
@@ -183,37 +214,54 @@ class Understanding:
         return replace(verdict, language=language)
 
     def _emergency(self, cleaned: str, probe: Probe | None) -> Verdict | None:
+        """Crisis and urgent patterns first; then the sentence model, trusted further when a danger
+        word ("convulsión", "не дышит", "抽搐") is in the message."""
         crisis = _first(self._crisis, cleaned)
         if crisis:
             return Verdict("emergency", confidence=1.0, why=(crisis,), urgent_kind="crisis")
         urgent = _first(self._urgent, cleaned)
         if urgent and not _first(self._general, cleaned):
-            kind: UrgentKind = "pregnancy" if _first(self._pregnancy, cleaned) else "medical"
-            if probe is not None:  # the model tells a pregnancy or a crisis apart better than one word
-                label, _score = probe.top(self._emergency_labels)
-                kind = label.removeprefix(semantic.EMERGENCY_PREFIX) if label else kind  # type: ignore[assignment]
-            return Verdict("emergency", confidence=1.0, why=(urgent,), urgent_kind=kind)
+            return Verdict("emergency", confidence=1.0, why=(urgent,), urgent_kind=self._urgent_kind(cleaned, probe))
         if probe is None or not self._emergency_labels:
             return None
-        label, score = probe.top(self._emergency_labels)
-        _ordinary, ordinary = probe.top(self._ordinary_labels)
-        if label and score >= EMERGENCY_FLOOR and score - ordinary >= EMERGENCY_MARGIN:
-            kind = label.removeprefix(semantic.EMERGENCY_PREFIX)  # type: ignore[assignment]
-            return Verdict("emergency", confidence=round(score, 3), why=(f"close to {kind} emergencies",
-                                                                          f"{score:.2f} vs {ordinary:.2f}"),
-                           urgent_kind=kind)
+        label, score, margin = self._emergency_margin(probe)
+        danger = self._danger.search(cleaned) if self._danger else None
+        needed = DANGER_MARGIN if danger else EMERGENCY_MARGIN
+        if label and score >= EMERGENCY_FLOOR and margin >= needed:
+            kind = self._urgent_kind(cleaned, probe)
+            why = (f"close to {label.removeprefix(semantic.EMERGENCY_PREFIX)} emergencies", f"margin {margin:+.2f}")
+            return Verdict("emergency", confidence=round(score, 3),
+                           why=(*why, f"danger word {danger.group(0)!r}") if danger else why, urgent_kind=kind)
         return None
 
+    def _emergency_margin(self, probe: Probe) -> tuple[str | None, float, float]:
+        """The closest emergency example's label and similarity, and how far it is ahead of the
+        closest ordinary example (questions, grief, past events, general questions about danger)."""
+        label, score = probe.top(self._emergency_labels)
+        _ordinary, ordinary = probe.top(self._ordinary_labels)
+        return label, score, score - ordinary
+
+    def _urgent_kind(self, cleaned: str, probe: Probe | None) -> UrgentKind:
+        if _first(self._crisis, cleaned):
+            return "crisis"
+        if probe is not None and self._emergency_labels:
+            label, _score = probe.top(self._emergency_labels)
+            if label:
+                return label.removeprefix(semantic.EMERGENCY_PREFIX)  # type: ignore[return-value]
+        return "pregnancy" if _first(self._pregnancy, cleaned) else "medical"
+
     def _caution(self, cleaned: str, probe: Probe | None) -> bool:
-        if _first(self._urgent, cleaned):  # an urgent sign, asked about in general
+        """A danger word or sign in what reads as a general question: answer, with a safety-net line."""
+        if _first(self._urgent, cleaned) or _first(self._crisis, cleaned):
             return True
         if probe is None or not self._emergency_labels:
             return False
-        _label, score = probe.top(self._emergency_labels)
-        _ordinary, ordinary = probe.top(self._ordinary_labels)
-        near_emergency = score >= CAUTION_FLOOR and score - ordinary >= CAUTION_MARGIN
+        label, score, margin = self._emergency_margin(probe)
+        danger = self._danger.search(cleaned) if self._danger else None
         caution_label, caution = probe.top([semantic.CAUTION])
-        return near_emergency or (caution_label is not None and caution >= ordinary and caution >= CAUTION_FLOOR)
+        _ordinary, ordinary = probe.top([lb for lb in self._ordinary_labels if lb != semantic.CAUTION])
+        return bool(label and score >= CAUTION_FLOOR and (margin >= CAUTION_MARGIN or danger)) \
+            or bool(caution_label and caution >= CAUTION_FLOOR and caution >= ordinary)
 
     def _greeting(self, text: str, cleaned: str, probe: Probe | None) -> Verdict | None:
         words = cleaned.split()
@@ -268,29 +316,52 @@ class Understanding:
         if probe is None:
             return self._lexical_topic(ranked, anchored, known)
 
-        scores = {t: probe.best.get(t, 0.0) + LEXICAL_SHARE * lexical.get(t, 0.0) for t in self._targets}
-        ordered = sorted(scores, key=scores.__getitem__, reverse=True)
-        best = ordered[0]
-        out_label, out_score = probe.top(self._out_labels)
-        if out_label and out_score + LEXICAL_SHARE * lexical.get(OUT_OF_SCOPE, 0.0) \
-                >= probe.best.get(best, 0.0) + LEXICAL_SHARE * lexical.get(best, 0.0) + OUT_OF_SCOPE_MARGIN:
+        scores = self._answer_scores(probe, lexical)
+        topics = self._topic_scores(scores, probe, lexical)
+        ranked_topics = sorted(topics, key=topics.__getitem__, reverse=True)
+        first = ranked_topics[0]
+        top = topics[first]
+        second = topics[ranked_topics[1]] if len(ranked_topics) > 1 else 0.0
+        confidence = round(max(0.0, min(1.0, top - second)), 3)
+        if first == OUT_OF_SCOPE:
+            out_label = max(self._out_labels, key=lambda label: probe.probabilities.get(label, 0.0))
             reason = out_label.removeprefix(semantic.OUT_OF_SCOPE_PREFIX)
             if reason == "personal":
-                return self._personal_verdict(anchored, lexical, probe, (out_label,))
-            if not anchored:
+                return self._personal_verdict(anchored, lexical, probe, (out_label, f"{top:.2f}"))
+            if not anchored and top - second >= OUT_OF_SCOPE_MARGIN:
                 offered = (self.bundle.scope.hfe.answer,) if reason == "hfe" else ()
-                return Verdict("out_of_scope", confidence=round(out_score, 3), suggestions=offered,
-                               why=(out_label, f"{out_score:.2f}"), reason=reason)
-        best_topic = self.topic(best)
-        rival = next((scores[t] for t in ordered[1:] if self.topic(t) != best_topic), 0.0)
-        top = scores[best]
-        confidence = round(max(0.0, min(1.0, top)) * min(1.0, max(0.0, top - rival) / ANSWER_MARGIN), 3)
-        why = (f"{best} {top:.2f}", f"rival {rival:.2f}")
-        if top >= ANSWER_SCORE and top - rival >= ANSWER_MARGIN:
-            return Verdict("answer", best, confidence, why=why)
-        if top >= CLARIFY_SCORE or anchored:
+                return Verdict("out_of_scope", confidence=confidence, suggestions=offered,
+                               why=(out_label, f"{top:.2f} vs {second:.2f}"), reason=reason)
+        if first == GREETING and len(cleaned.split()) <= GREETING_MAX_WORDS * 2 and not anchored:
+            label = max(self._greeting_labels, key=lambda lb: probe.probabilities.get(lb, 0.0))
+            return Verdict("greeting", confidence=confidence, why=(label, f"{top:.2f}"), reason=label.split(":", 1)[1])
+        real = [t for t in ranked_topics if t not in (OUT_OF_SCOPE, GREETING)]
+        best = max((t for t in scores if self.topic(t) == real[0]), key=scores.__getitem__)
+        why = (f"{real[0]} {topics[real[0]]:.2f}", f"next {second if first == real[0] else top:.2f}")
+        if first == real[0] and top >= ANSWER_SCORE and top - second >= ANSWER_MARGIN:
+            return Verdict("answer", best, confidence, why=(best, *why))
+        ordered = sorted(scores, key=scores.__getitem__, reverse=True)
+        if topics[real[0]] >= CLARIFY_SCORE or anchored:
             return Verdict("clarify", confidence=confidence, suggestions=self._suggest(ordered, scores), why=why)
         return Verdict("out_of_scope", confidence=round(1 - top, 3), why=why, reason="other")
+
+    def _answer_scores(self, probe: Probe, lexical: dict[str, float]) -> dict[str, float]:
+        return {t: probe.probabilities.get(t, 0.0) + LEXICAL_SHARE * lexical.get(t, 0.0) for t in self._targets}
+
+    def _topic_scores(self, scores: dict[str, float], probe: Probe, lexical: dict[str, float]) -> dict[str, float]:
+        """Per topic: the classifier's probability for all its answers, plus the best lexical score;
+        the off-topic and greeting kinds compete as two more "topics"."""
+        probability: dict[str, float] = {}
+        lexical_best: dict[str, float] = {}
+        for target in self._targets:
+            topic = self.topic(target) or target
+            probability[topic] = probability.get(topic, 0.0) + probe.probabilities.get(target, 0.0)
+            lexical_best[topic] = max(lexical_best.get(topic, 0.0), lexical.get(target, 0.0))
+        out = {t: probability[t] + LEXICAL_SHARE * lexical_best[t] for t in probability}
+        out[OUT_OF_SCOPE] = sum(probe.probabilities.get(label, 0.0) for label in self._out_labels) \
+            + LEXICAL_SHARE * lexical.get(OUT_OF_SCOPE, 0.0)
+        out[GREETING] = sum(probe.probabilities.get(label, 0.0) for label in self._greeting_labels)
+        return out
 
     def _suggest(self, ordered: list[str], scores: dict[str, float]) -> tuple[str, ...]:
         """The best candidates, one per topic first, so the right topic is most likely one tap away."""
@@ -308,7 +379,7 @@ class Understanding:
                           why: tuple[str, ...]) -> Verdict:
         """A request about one's own case: never answered, but the general answers are offered."""
         if probe is not None:
-            scores = {t: probe.best.get(t, 0.0) + LEXICAL_SHARE * lexical.get(t, 0.0) for t in self._targets}
+            scores = self._answer_scores(probe, lexical)
             ordered = sorted(scores, key=scores.__getitem__, reverse=True)
             offered = self._suggest(ordered, scores)[:2] if anchored or scores[ordered[0]] >= ANSWER_SCORE else ()
         else:
