@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("text", nargs="?", help="the message (omit with --jsonl)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--jsonl", action="store_true", help="read one message per line from stdin, write one JSON object per line")
+    ask.add_argument("--context", metavar="NODE_ID", help="read each message as if the person were on this answer or menu")
     ev = sub.add_parser("eval", help="score understanding against labelled messages",
                         description="Print the issue-3 figures for labelled JSONL files (text, topic).")
     ev.add_argument("files", nargs="*", type=Path, help="JSONL files (default: tests/data/*.jsonl)")
@@ -183,12 +184,15 @@ def ask_command(settings: Settings, args: argparse.Namespace, parser: argparse.A
         parser.error("give either a message or --jsonl")
     setup_logging("WARNING", settings.secret)
     understanding = load_engine(settings).understanding
+    if args.context is not None and not understanding.bundle.exists(args.context):
+        parser.error(f"--context: no answer or menu {args.context!r}")
     if args.jsonl:
         for line in sys.stdin:
             text = line.rstrip("\n")
-            print(json.dumps(verdict_json(understanding, text, understanding.classify(text)), ensure_ascii=False), flush=True)
+            verdict = understanding.classify(text, args.context)
+            print(json.dumps(verdict_json(understanding, text, verdict), ensure_ascii=False), flush=True)
         return 0
-    result = verdict_json(understanding, args.text, understanding.classify(args.text))
+    result = verdict_json(understanding, args.text, understanding.classify(args.text, args.context))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0

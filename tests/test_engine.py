@@ -185,17 +185,64 @@ def test_group_mention_invites_a_private_chat_and_stores_nothing(engine: Engine,
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["my baby is not breathing", "Baby is unresponsive!!!!", "our son won't wake up, he's floppy",
-     "my newborn is having a seizure right now", "there's a lot of blood in his nappy",
-     "I took all my pills. I can't do this without my baby", "Mein Baby hat gerade einen Krampfanfall"],
+    ("text", "kind"),
+    [("my baby is not breathing", "urgent_care"), ("Baby is unresponsive!!!!", "urgent_care"),
+     ("our son won't wake up, he's floppy", "urgent_care"), ("my newborn is having a seizure right now", "urgent_care"),
+     ("there's a lot of blood in his nappy", "urgent_care"), ("Mein Baby hat gerade einen Krampfanfall", "urgent_care"),
+     ("I'm 30 weeks and bleeding heavily", "urgent_pregnancy"),
+     ("I took all my pills. I can't do this without my baby", "urgent_crisis"),
+     ("je veux mourir, je ne supporte plus rien depuis sa mort", "urgent_crisis")],
 )
-def test_emergencies_get_urgent_care_first(engine: Engine, bundle: Bundle, text: str) -> None:
+def test_emergencies_get_the_right_urgent_text_first(engine: Engine, bundle: Bundle, text: str, kind: str) -> None:
     result = engine.step(SessionState("cause"), Text(text))
     assert result.outcome == "emergency"
     assert result.replies[0].kind == "urgent"
-    assert result.replies[0].text.startswith("🚨 Seek urgent medical help now")
+    assert result.replies[0].text == bundle.texts[kind], "a person in crisis gets the crisis text, not the medical one"
     assert result.replies[1].kind == "menu"
+
+
+def test_a_danger_sign_asked_about_in_general_gets_the_answer_after_a_safety_line(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(None, Text("can NH make a baby bleed?"))
+    assert result.outcome == "answer" and result.verdict.caution
+    assert result.replies[0].text == bundle.texts["caution_line"] and result.replies[0].kind == "urgent"
+    assert result.replies[1].answer_id == "signs"
+
+
+def test_a_short_follow_up_is_read_with_the_answer_on_screen(engine: Engine, bundle: Bundle) -> None:
+    alone = engine.step(None, Text("who should we call"))
+    assert alone.outcome == "clarify", "alone, it is not clear who to call about what"
+    after_recurrence = engine.step(SessionState("recurrence-risk", ("main",)), Text("who should we call"))
+    assert after_recurrence.outcome == "answer" and after_recurrence.state.node == "plan-next-pregnancy"
+    # Unclear even with the answer on screen: that answer's follow-ups, never a dead end or the same answer.
+    unclear = engine.step(SessionState("prevention-ivig", ("main",)), Text("how often?"))
+    assert unclear.outcome == "clarify"
+    offered = [b.data for row in unclear.replies[0].buttons for b in row]
+    assert any(related in data for related in bundle.answers["prevention-ivig"].related for data in offered)
+    assert not any(data.endswith("|prevention-ivig") for data in offered)
+
+
+def test_typed_navigation_works_like_the_buttons(engine: Engine, bundle: Bundle) -> None:
+    state = SessionState("recurrence-risk", ("main", "topic-recurrence"))
+    back = engine.step(state, Text("go back"))
+    assert back.state == SessionState("topic-recurrence", ("main",))
+    menu = engine.step(state, Text("main menu please"))
+    assert menu.state.node == bundle.start and menu.replies[0].text == bundle.texts["main_menu"]
+
+
+def test_an_unreadable_script_gets_a_multilingual_emergency_line_and_the_menu(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(None, Text("שלום, יש לי שאלה על התינוק שלי"))
+    assert result.outcome == "out_of_scope"
+    assert result.replies[0].text == bundle.texts["unreadable"]
+    assert "112" in result.replies[0].text.splitlines()[0] or "emergency" in result.replies[0].text.splitlines()[0]
+    assert result.replies[0].buttons
+
+
+def test_an_emergency_in_a_group_gets_urgent_help_in_the_group(engine: Engine, bundle: Bundle) -> None:
+    result = engine.step(None, GroupMention("help our baby is not breathing"))
+    assert [r.kind for r in result.replies] == ["urgent", "group"]
+    assert result.replies[0].text == bundle.texts["urgent_care"]
+    assert result.state is None, "nothing is stored for a group"
+    assert [r.kind for r in engine.step(None, GroupMention("what is NH?")).replies] == ["group"]
 
 
 @pytest.mark.parametrize(
@@ -235,12 +282,17 @@ def test_unrelated_text_is_out_of_scope_with_the_menu(engine: Engine, bundle: Bu
     assert [b.label for row in result.replies[0].buttons for b in row] == [t.label for t in bundle.topics]
 
 
-def test_greetings_get_a_friendly_reply_and_the_menu(engine: Engine, bundle: Bundle) -> None:
-    for text in ("hello", "Thanks!", "bye", "menu", "hello there 👋"):
-        result = engine.step(None, Text(text))
-        assert result.outcome == "greeting", text
-        assert result.replies[0].text == bundle.texts["greeting"]
-        assert result.replies[0].buttons
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [("hello", "greeting"), ("hello there 👋", "greeting"), ("Hola, buenos días", "greeting"), ("Thanks!", "thanks"),
+     ("thank you so much, that really helped", "thanks"), ("merci beaucoup", "thanks"), ("bye", "goodbye"),
+     ("ok bye for now", "goodbye"), ("menu", "main_menu")],
+)
+def test_greetings_thanks_and_goodbyes_get_a_fitting_reply(engine: Engine, bundle: Bundle, text: str, reply: str) -> None:
+    result = engine.step(None, Text(text))
+    assert result.outcome == "greeting", text
+    assert result.replies[0].text == bundle.texts[reply]
+    assert result.replies[0].buttons, "always a way on"
 
 
 def test_engine_never_raises_and_always_replies(engine: Engine, bundle: Bundle) -> None:

@@ -80,6 +80,11 @@ async def chat(service: ChatService, stdin: TextIO = sys.stdin, stdout: TextIO =
             break
         if not interactive:
             stdout.write(f"\n> {line.rstrip()}\n")  # echo piped input so transcripts read as a conversation
+        if line.strip().isdigit() and not 1 <= int(line.strip()) <= len(buttons):
+            # A number is a button press that missed, not a question to understand.
+            shown = f"from 1 to {len(buttons)}" if buttons else "of a button (there are none on screen now)"
+            stdout.write(f"\nThere is no button {line.strip()}. Type a number {shown}, or a question.\n")
+            continue
         event = parse_input(line, buttons)
         if event is None:
             continue

@@ -6,9 +6,11 @@ menu with a kind note. It performs no I/O; adapters store state and send replies
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.content.bundle import Bundle
 from bot.core import callback
-from bot.core.understanding import Understanding
+from bot.core.understanding import Understanding, Verdict
 from bot.core.model import (
     MAX_BACK_STACK,
     Button,
@@ -40,7 +42,9 @@ MAIN_LABEL = "🏠 Main menu"
 HELPFUL_LABEL = "👍 Helpful"
 NOT_HELPFUL_LABEL = "👎 Not helpful"
 
-OUT_OF_SCOPE_TEXTS = {"personal": "out_of_scope_personal", "hfe": "out_of_scope_hfe", "other": "out_of_scope"}
+OUT_OF_SCOPE_TEXTS = {"personal": "out_of_scope_personal", "hfe": "out_of_scope_hfe", "other": "out_of_scope",
+                      "unreadable": "unreadable"}
+URGENT_TEXTS = {"medical": "urgent_care", "pregnancy": "urgent_pregnancy", "crisis": "urgent_crisis"}
 
 
 def privacy_text(texts: dict[str, str], ttl_days: int, unmatched_days: int | None) -> str:
@@ -85,8 +89,8 @@ class Engine:
                 return self._text(state, text)
             case NonText():
                 return StepResult(state, (self._main_menu(self.bundle.texts["non_text"]),), "non_text")
-            case GroupMention():
-                return StepResult(None, (Reply(self.bundle.texts["group_chat"], "group"),), "group")
+            case GroupMention(text=text):
+                return self._group(text)
         return StepResult(state, (self._main_menu(self.bundle.texts["not_understood"]),), "not_understood")
 
     # --- events -----------------------------------------------------------
@@ -141,26 +145,54 @@ class Engine:
         return self._stale()
 
     def _text(self, state: SessionState, text: str) -> StepResult:
-        verdict = self.understanding.classify(text)
+        verdict = self.understanding.classify(text, context=state.node)
+        result = self._respond(state, verdict)
+        if verdict.caution and result.replies:  # a safety net before the reply, in case it is happening now
+            caution = Reply(self.bundle.texts["caution_line"], "urgent")
+            result = replace(result, replies=(caution, *result.replies))
+        return replace(result, verdict=verdict)
+
+    def _respond(self, state: SessionState, verdict: Verdict) -> StepResult:
         texts = self.bundle.texts
         if verdict.outcome == "emergency":  # urgent care first, before anything else
-            urgent = Reply(texts["urgent_care"], "urgent")
-            return StepResult(state, (urgent, self._render(self.bundle.start)), "emergency", verdict=verdict)
+            urgent = Reply(texts[URGENT_TEXTS[verdict.urgent_kind or "medical"]], "urgent")
+            return StepResult(state, (urgent, self._render(self.bundle.start)), "emergency")
         if verdict.outcome == "greeting":
-            return StepResult(self._main, (self._main_menu(texts["greeting"]),), "greeting", verdict=verdict)
+            return self._greet(state, verdict.reason)
         if verdict.outcome == "answer" and verdict.answer_id:
-            result = self._goto(state, verdict.answer_id, "answer")
-            return StepResult(result.state, result.replies, "answer", verdict=verdict)
+            return self._goto(state, verdict.answer_id, "answer")
         if verdict.outcome == "clarify":
             if not verdict.suggestions:
-                return StepResult(state, (self._main_menu(texts["clarify_topic"]),), "clarify", verdict=verdict)
+                return StepResult(state, (self._main_menu(texts["clarify_topic"]),), "clarify")
             rows = tuple((self._button_to(c, from_menu=True),) for c in verdict.suggestions)
             rows += ((Button(MAIN_LABEL, self._data(callback.MAIN, from_menu=True)),),)
-            return StepResult(state, (Reply(texts["clarify"], "menu", buttons=rows),), "clarify", verdict=verdict)
+            return StepResult(state, (Reply(texts["clarify"], "menu", buttons=rows),), "clarify")
         text_key = OUT_OF_SCOPE_TEXTS[verdict.reason or "other"]
         rows = tuple((self._button_to(c, from_menu=True),) for c in verdict.suggestions)
         rows += self._render(self.bundle.start).buttons
-        return StepResult(state, (Reply(texts[text_key], "menu", buttons=rows),), "out_of_scope", verdict=verdict)
+        return StepResult(state, (Reply(texts[text_key], "menu", buttons=rows),), "out_of_scope")
+
+    def _group(self, text: str) -> StepResult:
+        """In a group only an invitation to a private chat, except that an emergency gets urgent help here."""
+        invite = Reply(self.bundle.texts["group_chat"], "group")
+        verdict = self.understanding.classify(text) if text.strip() else None
+        if verdict is not None and verdict.outcome == "emergency":
+            urgent = Reply(self.bundle.texts[URGENT_TEXTS[verdict.urgent_kind or "medical"]], "urgent")
+            return StepResult(None, (urgent, invite), "emergency", verdict=verdict)
+        return StepResult(None, (invite,), "group")
+
+    def _greet(self, state: SessionState, kind: str | None) -> StepResult:
+        """Hello, thanks and goodbye get a fitting reply; typed "menu" and "back" work like the buttons."""
+        if kind == "back":
+            target = state.back[-1] if state.back else self.bundle.start
+            return StepResult(SessionState(target, state.back[:-1], state.language), (self._render(target),), "greeting")
+        if kind == "menu":
+            return StepResult(self._main, (self._render(self.bundle.start),), "greeting")
+        if kind in {"thanks", "bye"}:
+            menu = ((Button(MAIN_LABEL, self._data(callback.MAIN, from_menu=True)),),)
+            closing = Reply(self.bundle.texts["thanks" if kind == "thanks" else "goodbye"], "note", buttons=menu)
+            return StepResult(state, (closing,), "greeting")
+        return StepResult(self._main, (self._main_menu(self.bundle.texts["greeting"]),), "greeting")
 
     # --- navigation and rendering -------------------------------------------
 

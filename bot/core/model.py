@@ -55,7 +55,11 @@ class NonText:
 
 @dataclass(frozen=True)
 class GroupMention:
-    """Someone addressed the bot in a group chat, where answers would be public."""
+    """Someone addressed the bot in a group chat, where answers would be public.
+
+    `text` is what they wrote: an emergency there still gets urgent help in the group."""
+
+    text: str = ""
 
 
 Event = Start | Command | Press | Text | NonText | GroupMention

@@ -18,6 +18,8 @@ MAX_FOLD_CHARS = 2400
 _LATIN_SPECIALS = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
                                  "ı": "i", "ħ": "h", "ŀ": "l", "ſ": "s", "ё": "е"})
 _APOSTROPHES = re.compile(r"['’ʼ`´]")
+# Emoji glue: variation selectors, zero-width joiner, keycap. Marks, but part of no word.
+_EMOJI_GLUE = re.compile("[\ufe00-\ufe0f\u200d\u20e3\U000e0020-\U000e007f]")
 
 
 def _is_latin(char: str) -> bool:
@@ -32,7 +34,7 @@ def _word_char(char: str) -> bool:
 def fold(text: str) -> str:
     """Lower case; accents off Latin letters; apostrophes dropped; punctuation and emoji to spaces."""
     text = unicodedata.normalize("NFKC", text[:MAX_FOLD_CHARS]).casefold().translate(_LATIN_SPECIALS)
-    text = _APOSTROPHES.sub("", text)
+    text = _EMOJI_GLUE.sub(" ", _APOSTROPHES.sub("", text))
     out: list[str] = []
     for char in text:
         if char.isascii():
@@ -83,3 +85,12 @@ def scripts(text: str) -> dict[str, int]:
             name = script_of(char)
             counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def word_count(text: str) -> int:
+    """Words in a text; in Chinese, Japanese and Thai, written without spaces, about two letters a word."""
+    count = 0
+    for word in text.split():
+        unspaced = sum(1 for c in word if script_of(c) in {"han", "kana", "thai"})
+        count += max(1, (unspaced + 1) // 2) if unspaced else 1
+    return count

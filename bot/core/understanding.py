@@ -29,7 +29,7 @@ from bot.core import semantic
 from bot.core.matching import DISEASE_NAMES, Index, Lexicon
 from bot.core.classifier import LinearClassifier
 from bot.core.semantic import Embedder, ExampleSpace
-from bot.core.text import fold, scripts
+from bot.core.text import fold, scripts, word_count
 
 OUT_OF_SCOPE = "(out of scope)"
 GREETING = "(greeting)"
@@ -38,12 +38,15 @@ GREETING = "(greeting)"
 # (the same question reworded). Set with `make eval` on the dev sets; see docs/understanding.md.
 # Emergency: how far the closest emergency example must be ahead of the closest ordinary one.
 EMERGENCY_MARGIN = 0.0
-EMERGENCY_FLOOR = 0.45  # and how close it must be at all
+EMERGENCY_FLOOR = 0.5  # and how close it must be at all
+EMERGENCY_MIN_WORDS = 4  # fewer words, and the model alone is not enough: a danger word or pattern is
 # With a danger word in the message, the model is trusted at a lower margin.
 DANGER_MARGIN = -0.06
 # Closer than this to an emergency than the margin asks, but near: answer, with a safety-net line first.
 CAUTION_MARGIN = -0.06
 CAUTION_FLOOR = 0.5
+SURE_OF_ANSWER = 0.6  # the classifier's probability for one answer that makes nearness alone not enough
+SURE_EMERGENCY_MARGIN = 0.05  # ...and the extra lead an emergency example then needs, without a danger word
 # Greetings and typed navigation: short messages only, close to an example and ahead of the rest.
 GREETING_MAX_WORDS = 6
 GREETING_FLOOR = 0.55
@@ -227,7 +230,11 @@ class Understanding:
         label, score, margin = self._emergency_margin(probe)
         danger = self._danger.search(cleaned) if self._danger else None
         needed = DANGER_MARGIN if danger else EMERGENCY_MARGIN
-        if label and score >= EMERGENCY_FLOOR and margin >= needed:
+        if not danger and self._sure_of_answer(probe):  # the topic classifier's second opinion
+            needed += SURE_EMERGENCY_MARGIN
+        # Three words ("does it hurt") are too few for the model alone to call an emergency.
+        enough = danger is not None or word_count(cleaned) >= EMERGENCY_MIN_WORDS
+        if label and score >= EMERGENCY_FLOOR and margin >= needed and enough:
             kind = self._urgent_kind(cleaned, probe)
             why = (f"close to {label.removeprefix(semantic.EMERGENCY_PREFIX)} emergencies", f"margin {margin:+.2f}")
             return Verdict("emergency", confidence=round(score, 3),
@@ -240,6 +247,9 @@ class Understanding:
         label, score = probe.top(self._emergency_labels)
         _ordinary, ordinary = probe.top(self._ordinary_labels)
         return label, score, score - ordinary
+
+    def _sure_of_answer(self, probe: Probe) -> bool:
+        return max((probe.probabilities.get(t, 0.0) for t in self._targets), default=0.0) >= SURE_OF_ANSWER
 
     def _urgent_kind(self, cleaned: str, probe: Probe | None) -> UrgentKind:
         if _first(self._crisis, cleaned):
@@ -260,11 +270,16 @@ class Understanding:
         danger = self._danger.search(cleaned) if self._danger else None
         caution_label, caution = probe.top([semantic.CAUTION])
         _ordinary, ordinary = probe.top([lb for lb in self._ordinary_labels if lb != semantic.CAUTION])
-        return bool(label and score >= CAUTION_FLOOR and (margin >= CAUTION_MARGIN or danger)) \
-            or bool(caution_label and caution >= CAUTION_FLOOR and caution >= ordinary)
+        # Short questions share words with emergencies ("will it happen again next baby" and "the baby
+        # is fitting again"): without a danger word, nearness counts only when no answer is clearly meant.
+        near = label is not None and score >= CAUTION_FLOOR \
+            and (bool(danger) or (margin >= CAUTION_MARGIN and not self._sure_of_answer(probe)))
+        return near or bool(caution_label and caution >= CAUTION_FLOOR and caution >= ordinary)
 
     def _greeting(self, text: str, cleaned: str, probe: Probe | None) -> Verdict | None:
         words = cleaned.split()
+        if _first(self._anchors, cleaned):  # "NH???" is about NH, however short
+            return None
         if text.strip().startswith("/") and len(words) == 1:  # a command typed where a question goes
             return Verdict("greeting", confidence=1.0, why=(text.strip(),), reason="menu")
         if probe is not None and self._greeting_labels and len(words) <= GREETING_MAX_WORDS:
@@ -388,15 +403,18 @@ class Understanding:
         return Verdict("out_of_scope", confidence=1.0, suggestions=offered, why=why, reason="personal")
 
     def _follow_up(self, text: str, context: str, alone: Verdict) -> Verdict:
-        """Read a short, unclear message together with the answer the person is on."""
+        """Read a short, unclear message together with the answer the person is on: answer it when
+        that makes it clear, or else offer that answer's follow-ups rather than a dead end."""
         if len(text.split()) > FOLLOW_UP_MAX_WORDS or context not in self.bundle.answers:
             return alone
-        question = self.bundle.answers[context].question
-        joined = self._topic(f"{question} {text}", self.lexicon.clean(f"{question} {text}"),
-                             self.probe(f"{question} {text}"))
-        if joined.outcome == "answer":
+        answer = self.bundle.answers[context]
+        joined_text = f"{answer.question} {text}"
+        joined = self._topic(joined_text, self.lexicon.clean(joined_text), self.probe(joined_text))
+        if joined.outcome == "answer" and joined.answer_id != context:  # the same answer again helps nobody
             return replace(joined, why=(*joined.why, f"read with {context}"))
-        return alone
+        offered = [s for s in (*joined.suggestions, *alone.suggestions, *answer.related) if s != context]
+        return Verdict("clarify", confidence=alone.confidence, suggestions=tuple(dict.fromkeys(offered))[:MAX_SUGGESTIONS],
+                       why=(*alone.why, f"follow-ups of {context}"))
 
     def _lexical_topic(self, ranked: list, anchored: bool, known: list[str]) -> Verdict:
         if ranked and ranked[0].target == OUT_OF_SCOPE and not anchored:
