@@ -138,15 +138,19 @@ def editor_command(settings: Settings, command: str, args: argparse.Namespace) -
             print(problem)
         print("the content does not validate: fix the problems above first")
         return 1
-    engine = Engine(bundle)
     if command == "test-conversations":
+        from bot.app import understanding_for  # noqa: PLC0415
+
         from bot.conversations import run_paths  # noqa: PLC0415
 
+        engine = Engine(bundle, understanding=understanding_for(bundle, settings.vector_cache_dir))
         report = run_paths(engine, args.paths or [Path("tests/conversations")])
         for failure in report.failures:
             print(failure)
         print(report.summary())
         return 0 if report.passed and report.conversations else 1
+    else:
+        engine = Engine(bundle)  # the editors' pictures and lists need no understanding of text
     if command == "review":
         from bot.review import review_list  # noqa: PLC0415
 

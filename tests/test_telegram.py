@@ -168,12 +168,38 @@ async def test_huge_message_gets_an_answer_and_long_replies_are_split(
     assert about[0].buttons == [] and about[-1].buttons, "only the last part carries the keyboard"
 
 
-async def test_emergency_message_gets_urgent_care_first(fake_api: FakeBotApi, settings: Settings) -> None:
+async def test_emergency_message_gets_urgent_care_first(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:
     async with running_bot(fake_api, settings):
         person = Person(fake_api, CHAT)
         urgent, menu = await person.say("help my baby is turning blue", replies=2)
-    assert urgent.text.startswith("🚨 Seek urgent medical help now")
+    assert urgent.text == bundle.texts["urgent_care"]
     assert menu.buttons
+
+
+async def test_an_emergency_mentioned_in_a_group_gets_urgent_help_in_the_group(
+    fake_api: FakeBotApi, settings: Settings, bundle: Bundle
+) -> None:
+    group = -100123457
+    async with running_bot(fake_api, settings):
+        await fake_api.send_text(group, "@nh_guide_test_bot our newborn is not breathing and has gone blue",
+                                 chat_type="supergroup")
+        await fake_api.wait_until(lambda: len(fake_api.outgoing(group)) >= 2)
+        await fake_api.send_text(group, "@nh_guide_test_bot what is nh", chat_type="supergroup")
+        await fake_api.wait_until(lambda: len(fake_api.outgoing(group)) >= 3)
+    urgent, invite, plain = fake_api.outgoing(group)
+    assert urgent.text == bundle.texts["urgent_care"], "urgent help first, in the group itself"
+    assert invite.text == bundle.texts["group_chat"] and plain.text == bundle.texts["group_chat"]
+
+
+async def test_an_unreadable_script_gets_the_multilingual_emergency_line_first(
+    fake_api: FakeBotApi, settings: Settings, bundle: Bundle
+) -> None:
+    async with running_bot(fake_api, settings):
+        (reply,) = await Person(fake_api, CHAT).say("שלום, יש לי שאלה דחופה על התינוק שלי")
+    first_line = reply.text.splitlines()[0]
+    assert first_line == bundle.texts["unreadable"].splitlines()[0]
+    assert "Emergency?" in first_line and "¿Emergencia?" in first_line and "طوارئ" in first_line
+    assert [label for label, _ in reply.buttons] == [t.label for t in bundle.topics]
 
 
 async def test_forget_deletes_the_session_row(fake_api: FakeBotApi, settings: Settings, bundle: Bundle) -> None:

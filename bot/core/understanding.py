@@ -33,6 +33,7 @@ from bot.core.text import fold, scripts, word_count
 
 OUT_OF_SCOPE = "(out of scope)"
 GREETING = "(greeting)"
+OFF_TOPIC_MATCH = "close to off-topic examples"
 
 # --- Thresholds. Cosine similarities of the sentence model run from about 0.1 (unrelated) to 0.9
 # (the same question reworded). Set with `make eval` on the dev sets; see docs/understanding.md.
@@ -56,10 +57,13 @@ LEXICAL_SHARE = 0.5
 ANSWER_SCORE = 0.5
 ANSWER_MARGIN = 0.4  # over the next topic (or off-topic, or greeting)
 CLARIFY_SCORE = 0.15
+FAMILIAR = 0.45  # the closest example of the chosen topic must be at least this similar to answer
 OUT_OF_SCOPE_MARGIN = 0.1  # off-topic must lead by this much, or the person is asked instead
 MAX_SUGGESTIONS = 3
+MAX_EMBED_CHARS = 600  # long rambles add little meaning, and this bounds the model's work
 # A short follow-up is read with the answer the person is on ("is it safe?").
 FOLLOW_UP_MAX_WORDS = 8
+CLEARLY_OFF_TOPIC = 0.6  # off-topic by this margin: not read as a follow-up ("what's the weather")
 # Lexical-only mode (no sentence model): the former thresholds on the Index score.
 LEXICAL_ANSWER_SCORE = 0.42
 LEXICAL_ANSWER_MARGIN = 0.08
@@ -127,6 +131,14 @@ def _danger_pattern(words: dict[str, list[str]]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts)) if parts else None
 
 
+_REPEATS = re.compile(r"\b(\w+)(?:\W+\1\b)+", re.IGNORECASE)
+
+
+def _for_embedding(text: str) -> str:
+    """The model averages over the words: a word said 800 times would drown the question."""
+    return _REPEATS.sub(r"\1", text[: MAX_EMBED_CHARS * 4])[:MAX_EMBED_CHARS]
+
+
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> str | None:
     for pattern in patterns:
         found = pattern.search(text)
@@ -190,7 +202,7 @@ class Understanding:
         letters = [c for c in text if c.isalpha()]
         if letters and sum(c.isupper() for c in letters) > 0.6 * len(letters):
             text = text.lower()  # the model reads SHOUTED words as other words
-        vector = self.senses.embedder.encode([text])[0]
+        vector = self.senses.embedder.encode([_for_embedding(text)])[0]
         return Probe(self.space.best(self.space.similarities(vector)), self.senses.classifier.probabilities(vector))
 
     def language_of(self, text: str) -> str | None:
@@ -210,7 +222,10 @@ class Understanding:
         language = self.language_of(text)
         verdict = (self._emergency(cleaned, probe) or self._greeting(text, cleaned, probe)
                    or self._unreadable(text, cleaned) or self._topic(text, cleaned, probe))
-        if context and verdict.outcome in {"clarify", "out_of_scope"} and verdict.reason != "personal":
+        clearly_off_topic = verdict.outcome == "out_of_scope" and (
+            verdict.reason in {"personal", "hfe", "unreadable"}
+            or (verdict.why[:1] == (OFF_TOPIC_MATCH,) and verdict.confidence >= CLEARLY_OFF_TOPIC))
+        if context and verdict.outcome in {"clarify", "out_of_scope"} and not clearly_off_topic:
             verdict = self._follow_up(text, context, verdict)
         if verdict.outcome not in {"emergency", "greeting"} and not verdict.caution:
             verdict = replace(verdict, caution=self._caution(cleaned, probe))
@@ -346,17 +361,22 @@ class Understanding:
             if not anchored and top - second >= OUT_OF_SCOPE_MARGIN:
                 offered = (self.bundle.scope.hfe.answer,) if reason == "hfe" else ()
                 return Verdict("out_of_scope", confidence=confidence, suggestions=offered,
-                               why=(out_label, f"{top:.2f} vs {second:.2f}"), reason=reason)
+                               why=(OFF_TOPIC_MATCH, out_label, f"{top:.2f} vs {second:.2f}"), reason=reason)
         if first == GREETING and len(cleaned.split()) <= GREETING_MAX_WORDS * 2 and not anchored:
             label = max(self._greeting_labels, key=lambda lb: probe.probabilities.get(lb, 0.0))
             return Verdict("greeting", confidence=confidence, why=(label, f"{top:.2f}"), reason=label.split(":", 1)[1])
         real = [t for t in ranked_topics if t not in (OUT_OF_SCOPE, GREETING)]
         best = max((t for t in scores if self.topic(t) == real[0]), key=scores.__getitem__)
         why = (f"{real[0]} {topics[real[0]]:.2f}", f"next {second if first == real[0] else top:.2f}")
-        if first == real[0] and top >= ANSWER_SCORE and top - second >= ANSWER_MARGIN:
+        # The classifier always picks something; a message like no example at all is about something else.
+        familiar = max(probe.best.get(t, 0.0) for t in scores if self.topic(t) == real[0])
+        # "how long?" names nothing: two words answer only with a word that says what about.
+        says_what = word_count(cleaned) > 2 or any(w in self.index.full_weight for w in known)
+        if first == real[0] and top >= ANSWER_SCORE and top - second >= ANSWER_MARGIN and familiar >= FAMILIAR \
+                and says_what:
             return Verdict("answer", best, confidence, why=(best, *why))
         ordered = sorted(scores, key=scores.__getitem__, reverse=True)
-        if topics[real[0]] >= CLARIFY_SCORE or anchored:
+        if (topics[real[0]] >= CLARIFY_SCORE and familiar >= FAMILIAR - 0.1) or anchored:
             return Verdict("clarify", confidence=confidence, suggestions=self._suggest(ordered, scores), why=why)
         return Verdict("out_of_scope", confidence=round(1 - top, 3), why=why, reason="other")
 
