@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("validate", help="check content and flows", description="Load and check content/ and flows/. Prints each problem as path:line: message.")
     check.add_argument("--content", type=Path, help="content directory (default: BOT_CONTENT_DIR or ./content)")
     check.add_argument("--flows", type=Path, help="flows directory (default: BOT_FLOWS_DIR or ./flows)")
+    check.add_argument("--no-model", action="store_true",
+                       help="skip the checks that need the sentence model (safety checks, misplaced examples)")
     conv = sub.add_parser("test-conversations", help="run the conversation tests written in YAML",
                           description="Run scripted conversations (tests/conversations/*.yaml) against the engine and "
                                       "report each broken expectation as path:line.")
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or ("run" if settings.token else "chat")
     try:
         if command == "validate":
-            return validate(settings, args.content, args.flows)
+            return validate(settings, args.content, args.flows, understand=not args.no_model)
         if command == "run":
             return run_telegram(settings)
         if command in {"test-conversations", "graph", "schema", "review"}:
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def validate(settings: Settings, content: Path | None, flows: Path | None) -> int:
+def validate(settings: Settings, content: Path | None, flows: Path | None, understand: bool = True) -> int:
     from bot.content import ContentError, load_bundle  # noqa: PLC0415 - keep --help fast
 
     try:
@@ -108,6 +110,19 @@ def validate(settings: Settings, content: Path | None, flows: Path | None) -> in
         errors = sum(not p.warning for p in exc.problems)
         print(f"{errors} error(s), {len(exc.problems) - errors} warning(s)")
         return 1
+    if understand:
+        from bot.app import understanding_for  # noqa: PLC0415
+        from bot.content.understanding_checks import check_understanding  # noqa: PLC0415
+
+        found = check_understanding(understanding_for(bundle, settings.vector_cache_dir),
+                                    content or settings.content_dir)
+        warnings = sorted([*warnings, *found], key=lambda p: (p.path, p.line, p.message))
+        if any(not p.warning for p in found):
+            for problem in warnings:
+                print(problem)
+            errors = sum(not p.warning for p in warnings)
+            print(f"{errors} error(s), {len(warnings) - errors} warning(s)")
+            return 1
     for problem in warnings:
         print(problem)
     organisations = sum(len(v) for v in bundle.organisations.values())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.content import ContentError, Problem, load_bundle
-from tests.conftest import CONTENT, FLOWS, REPO
+from tests.conftest import CONTENT, FLOWS, REPO, VECTOR_CACHE
 
 
 def test_shipped_content_is_valid_without_warnings() -> None:
@@ -295,3 +295,53 @@ def test_validate_command_prints_path_line_message_and_exits_1(ws: Workspace) ->
     assert result.returncode == 1
     line = ws.line_of("main.yaml", "to: cuase")
     assert f"main.yaml:{line}: unknown answer or node 'cuase'; did you mean 'cause'?" in result.stdout
+
+
+# --- example messages, safety checks and word lists ------------------------------------------------
+
+
+def test_an_example_under_an_unknown_answer_is_named_with_its_line(ws: Workspace) -> None:
+    ws.edit("examples/es.yaml", "  what-is-nh:\n", "  what-is-nhh:\n")
+    ws.assert_problem("examples/es.yaml", "  what-is-nhh:", "unknown answer or node 'what-is-nhh'; did you mean 'what-is-nh'?")
+
+
+def test_a_stopword_that_is_also_a_concept_word_is_an_error(ws: Workspace) -> None:
+    ws.edit("language.yaml", "stopwords: [mi, mis,", "stopwords: [mi, ivig, mis,")
+    ws.assert_problem("language.yaml", "stopwords: [mi, ivig", "stopword 'ivig' is also a word for the concept 'ivig'")
+
+
+def test_a_pattern_that_fires_on_a_not_emergency_check_is_an_error(ws: Workspace) -> None:
+    ws.edit("safety.yaml", '    - "how is IVIG given in pregnancy?"', '    - "my baby has gone limp and grey"')
+    ws.assert_problem("safety.yaml", '"\\\\b(floppy|limp)\\\\b"', "fires on 'my baby has gone limp and grey'")
+
+
+def test_a_pattern_with_no_check_message_is_a_warning(ws: Workspace) -> None:
+    ws.edit("safety.yaml", '      - "I took an overdose"\n', "")
+    _bundle, warnings = load_bundle(ws.content, ws.flows)
+    line = ws.line_of("safety.yaml", '"\\\\boverdos"')
+    assert any(p.line == line and "triggers none of checks.emergency" in p.message for p in warnings), warnings
+
+
+def _validate_with_model(ws: Workspace) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BOT_CACHE_DIR": str(VECTOR_CACHE)}
+    return subprocess.run([sys.executable, "-m", "bot", "validate", "--content", str(ws.content), "--flows", str(ws.flows)],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+
+
+def test_validate_runs_the_safety_checks_through_the_understanding(ws: Workspace) -> None:
+    ws.edit("safety.yaml", '    - "will my next baby need an exchange transfusion?"',
+            '    - "will my next baby need an exchange transfusion?"\n    - "mi bebé está morado y no reacciona"')
+    done = _validate_with_model(ws)
+    line = ws.line_of("safety.yaml", "mi bebé está morado y no reacciona")
+    assert done.returncode == 1, done.stdout
+    assert f"safety.yaml:{line}: checks: 'mi bebé está morado y no reacciona' should be not emergency, " \
+           "but the bot reads it as emergency:medical" in done.stdout
+
+
+def test_validate_flags_an_example_that_reads_like_another_answer(ws: Workspace) -> None:
+    ws.edit("examples/en.yaml", "  cure:\n", '  cure:\n    - "what are the chances it happens again in our next pregnancy"\n')
+    done = _validate_with_model(ws)
+    line = ws.line_of("examples/en.yaml", "what are the chances it happens again in our next pregnancy")
+    assert done.returncode == 0, done.stdout
+    assert f"examples/en.yaml:{line}: warning: example 'what are the chances it happens again in our next pregnancy' " \
+           "(under cure) reads much more like the examples of recurrence-risk" in done.stdout

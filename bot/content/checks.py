@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import deque
 
 from bot.content.loader import Loaded, Located, build
@@ -129,6 +130,8 @@ def check(loaded: Loaded) -> list[Problem]:
                 if button.to not in known:
                     error(ff, ff.line("nodes", i, "buttons", j, "to"), f"unknown answer or node {button.to!r}{did_you_mean(button.to, known)}")
     _check_example_files(loaded, known, error, warn)
+    _check_safety_patterns(loaded, error, warn)
+    _check_word_lists(loaded, error)
     if problems:
         return problems
 
@@ -222,6 +225,36 @@ def _check_example_files(loaded: Loaded, known: set[str], error, warn) -> None: 
                 if first != where:
                     warn(ef, ef.line(*where, j), f"example {text!r} is also listed under {'.'.join(first)}: "
                                                  "one message can mean one thing only")
+
+
+def _check_safety_patterns(loaded: Loaded, error, warn) -> None:  # noqa: ANN001
+    """Each crisis and urgent pattern has a check message it triggers, and none fires on a message
+    that must not be an emergency (unless it reads as a general question, which pattern-matching allows)."""
+    safety = loaded.safety
+    checks = safety.model.checks
+    must = [fold(t) for _kind, texts in checks.emergency for t in texts]
+    general = [re.compile(p) for p in safety.model.general_question]
+    must_not = [fold(t) for t in checks.not_emergency]
+    for section in ("crisis", "urgent"):
+        for i, pattern in enumerate(getattr(safety.model, section)):
+            compiled = re.compile(pattern)
+            where = safety.line(section, i)
+            if must and not any(compiled.search(t) for t in must):
+                warn(safety, where, f"{section} pattern {pattern!r} triggers none of checks.emergency: add a message it must catch")
+            for text in must_not:
+                if compiled.search(text) and (section == "crisis" or not any(g.search(text) for g in general)):
+                    error(safety, where, f"{section} pattern {pattern!r} fires on {text!r}, listed in checks.not_emergency")
+
+
+def _check_word_lists(loaded: Loaded, error) -> None:  # noqa: ANN001
+    """A word is either dropped before matching (a stopword) or means a concept, never both."""
+    language = loaded.language
+    meaning = {fold(v): concept for concept, variants in language.model.synonyms.items() for v in [concept, *variants]}
+    for j, word in enumerate(language.model.stopwords):
+        if fold(word) in meaning:
+            error(language, language.line("stopwords", j),
+                  f"stopword {word!r} is also a word for the concept {meaning[fold(word)]!r}: the concept wins, "
+                  "so the stopword does nothing; remove one of them")
 
 
 def _example_lists(model):  # noqa: ANN001, ANN202

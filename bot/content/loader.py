@@ -194,26 +194,28 @@ def examples_of(loaded: Loaded, answers: dict, nodes: dict, organisations: dict)
     """Every example message with what it stands for: the answers' own questions and phrasings,
     the off-topic examples of scope.yaml, organisations' names, and content/examples/*.yaml."""
     out = []
+    answer_files = {a.id: tf.path for tf in loaded.topic_files for a in tf.model.answers}
     for answer in answers.values():
-        out += [Example(text, answer.id, "en") for text in (answer.question, *answer.phrasings)]
+        out += [Example(text, answer.id, "en", answer_files[answer.id]) for text in (answer.question, *answer.phrasings)]
     for node in nodes.values():  # an organisation's name leads to its country's list
         if node.type == "organisations":
             out += [Example(org.name, node.id, "en") for org in organisations.get(node.country or "", ())]
-    out += [Example(text, semantic.OUT_OF_SCOPE_PREFIX + "other", "en") for text in loaded.scope.model.examples]
+    out += [Example(text, semantic.OUT_OF_SCOPE_PREFIX + "other", "en", loaded.scope.path)
+            for text in loaded.scope.model.examples]
     for located in loaded.example_files:
         model: ExamplesFile = located.model
-        lang = model.language
+        lang, where = model.language, located.path
         for answer_id, texts in model.answers.items():
-            out += [Example(text, answer_id, lang) for text in texts]
+            out += [Example(text, answer_id, lang, where) for text in texts]
         groups = (
             (semantic.OUT_OF_SCOPE_PREFIX, model.out_of_scope), (semantic.GREETING_PREFIX, model.greeting),
             (semantic.NAVIGATION_PREFIX, model.navigation), (semantic.EMERGENCY_PREFIX, model.emergency),
         )
         for prefix, group in groups:
             for kind, texts in group:
-                out += [Example(text, prefix + kind, lang) for text in texts]
-        out += [Example(text, semantic.NOT_EMERGENCY, lang) for text in model.not_emergency]
-        out += [Example(text, semantic.CAUTION, lang) for text in model.caution]
+                out += [Example(text, prefix + kind, lang, where) for text in texts]
+        out += [Example(text, semantic.NOT_EMERGENCY, lang, where) for text in model.not_emergency]
+        out += [Example(text, semantic.CAUTION, lang, where) for text in model.caution]
     return out
 
 

@@ -194,15 +194,6 @@ Pattern = Annotated[str, StringConstraints(min_length=1), AfterValidator(_compil
 Word = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
 
 
-class SafetyFile(Strict):
-    crisis: list[Pattern] = Field(min_length=1)
-    urgent: list[Pattern] = Field(min_length=1)
-    general_question: list[Pattern] = Field(default_factory=list)
-    pregnancy: list[Pattern] = Field(default_factory=list)
-    # language code -> words or word beginnings that may mean danger now, matched on folded text
-    danger_words: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")], list[Word]] = Field(default_factory=dict)
-
-
 class HfeRule(Strict):
     patterns: list[Pattern] = Field(min_length=1)
     compare: list[Pattern] = Field(default_factory=list)
@@ -265,6 +256,26 @@ class ExamplesFile(Strict):
     caution: Messages = Field(default_factory=list)  # a general question about a danger sign
 
 
+class SafetyChecks(Strict):
+    """Messages `validate` runs through the whole understanding: each must come out as listed.
+    Write them yourself, unlike the example files, so they test what the bot learnt."""
+
+    emergency: EmergencyExamples = Field(default_factory=lambda: EmergencyExamples())
+    caution: Messages = Field(default_factory=list)  # not an emergency, but a safety-net line first
+    not_emergency: Messages = Field(default_factory=list)
+
+
+class SafetyFile(Strict):
+    crisis: list[Pattern] = Field(min_length=1)
+    urgent: list[Pattern] = Field(min_length=1)
+    general_question: list[Pattern] = Field(default_factory=list)
+    pregnancy: list[Pattern] = Field(default_factory=list)
+    born: list[Pattern] = Field(default_factory=list)
+    # language code -> words or word beginnings that may mean danger now, matched on folded text
+    danger_words: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")], list[Word]] = Field(default_factory=dict)
+    checks: SafetyChecks = Field(default_factory=SafetyChecks)
+
+
 class ButtonSpec(Strict):
     to: Id
     label: Label | None = None
@@ -300,5 +311,5 @@ class FlowFile(Strict):
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     Source, SourceRef, Answer, Organisation, TopicFile, Topic, TopicsFile, TextsFile, SourcesFile,
     SafetyFile, HfeRule, ScopeFile, LanguageFile, ButtonSpec, FlowNode, FlowFile,
-    OutOfScopeExamples, GreetingExamples, NavigationExamples, EmergencyExamples, ExamplesFile,
+    OutOfScopeExamples, GreetingExamples, NavigationExamples, EmergencyExamples, ExamplesFile, SafetyChecks,
 )

@@ -45,6 +45,7 @@ class Example:
     text: str
     label: str
     language: str = "en"
+    source: str = ""  # the file it is written in, to point editors at it
 
 
 class ExampleSpace:

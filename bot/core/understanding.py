@@ -40,12 +40,15 @@ OFF_TOPIC_MATCH = "close to off-topic examples"
 # Emergency: how far the closest emergency example must be ahead of the closest ordinary one.
 EMERGENCY_MARGIN = 0.0
 EMERGENCY_FLOOR = 0.5  # and how close it must be at all
+PREGNANCY_MARGIN = 0.05  # a pregnancy emergency with no pregnancy word must be this much closer
 EMERGENCY_MIN_WORDS = 4  # fewer words, and the model alone is not enough: a danger word or pattern is
 # With a danger word in the message, the model is trusted at a lower margin.
 DANGER_MARGIN = -0.06
 # Closer than this to an emergency than the margin asks, but near: answer, with a safety-net line first.
 CAUTION_MARGIN = -0.06
 CAUTION_FLOOR = 0.5
+DANGER_CAUTION_FLOOR = 0.4  # with a danger word in the message
+CAUTION_EXAMPLE_MARGIN = 0.0  # the closest caution example may trail the closest ordinary one by this
 SURE_OF_ANSWER = 0.6  # the classifier's probability for one answer that makes nearness alone not enough
 SURE_EMERGENCY_MARGIN = 0.05  # ...and the extra lead an emergency example then needs, without a danger word
 # Greetings and typed navigation: short messages only, close to an example and ahead of the rest.
@@ -157,6 +160,7 @@ class Understanding:
         self._urgent = _compile(bundle.safety.urgent)
         self._general = _compile(bundle.safety.general_question)
         self._pregnancy = _compile(bundle.safety.pregnancy)
+        self._born = _compile(bundle.safety.born)
         self._danger = _danger_pattern(bundle.safety.danger_words)
         self._anchors = _compile(bundle.scope.anchors)
         self._personal = _compile(bundle.scope.personal)
@@ -269,11 +273,19 @@ class Understanding:
     def _urgent_kind(self, cleaned: str, probe: Probe | None) -> UrgentKind:
         if _first(self._crisis, cleaned):
             return "crisis"
+        said_pregnant = _first(self._pregnancy, cleaned) is not None
+        if _first(self._born, cleaned) and not said_pregnant:
+            return "medical"
         if probe is not None and self._emergency_labels:
             label, _score = probe.top(self._emergency_labels)
-            if label:
-                return label.removeprefix(semantic.EMERGENCY_PREFIX)  # type: ignore[return-value]
-        return "pregnancy" if _first(self._pregnancy, cleaned) else "medical"
+            kind = label.removeprefix(semantic.EMERGENCY_PREFIX) if label else "medical"
+            if kind == "pregnancy" and not said_pregnant:
+                # "barely moving" is about a baby in a cot as often as in the womb: the model must be sure.
+                pregnancy = probe.best.get(semantic.EMERGENCY_PREFIX + "pregnancy", 0.0)
+                medical = probe.best.get(semantic.EMERGENCY_PREFIX + "medical", 0.0)
+                kind = "pregnancy" if pregnancy - medical >= PREGNANCY_MARGIN else "medical"
+            return kind  # type: ignore[return-value]
+        return "pregnancy" if said_pregnant else "medical"
 
     def _caution(self, cleaned: str, probe: Probe | None) -> bool:
         """A danger word or sign in what reads as a general question: answer, with a safety-net line."""
@@ -287,9 +299,12 @@ class Understanding:
         _ordinary, ordinary = probe.top([lb for lb in self._ordinary_labels if lb != semantic.CAUTION])
         # Short questions share words with emergencies ("will it happen again next baby" and "the baby
         # is fitting again"): without a danger word, nearness counts only when no answer is clearly meant.
-        near = label is not None and score >= CAUTION_FLOOR \
-            and (bool(danger) or (margin >= CAUTION_MARGIN and not self._sure_of_answer(probe)))
-        return near or bool(caution_label and caution >= CAUTION_FLOOR and caution >= ordinary)
+        near = label is not None and (
+            (danger is not None and score >= DANGER_CAUTION_FLOOR)
+            or (score >= CAUTION_FLOOR and margin >= CAUTION_MARGIN and not self._sure_of_answer(probe)))
+        like_a_caution_example = caution_label is not None and caution >= CAUTION_FLOOR \
+            and caution - ordinary >= CAUTION_EXAMPLE_MARGIN
+        return near or like_a_caution_example
 
     def _greeting(self, text: str, cleaned: str, probe: Probe | None) -> Verdict | None:
         words = cleaned.split()
