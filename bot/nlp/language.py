@@ -6,6 +6,7 @@ and the caller decides (the session's language, or English).
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 
 # Languages our families write in, and others the model should consider so that a
@@ -18,6 +19,9 @@ MIN_LETTERS = 12
 
 
 class LanguageGuesser:
+    def __init__(self) -> None:
+        self._loading = threading.Lock()  # the first caller loads; a second one waits for it
+
     @cached_property
     def _identifier(self):  # noqa: ANN202 - py3langid has no type hints
         from py3langid.langid import MODEL_FILE, LanguageIdentifier  # noqa: PLC0415
@@ -27,11 +31,12 @@ class LanguageGuesser:
         return identifier
 
     def load(self) -> LanguageGuesser:
-        _ = self._identifier
+        with self._loading:
+            _ = self._identifier
         return self
 
     def __call__(self, text: str) -> str | None:
         if sum(c.isalpha() for c in text) < MIN_LETTERS:
             return None
-        language, probability = self._identifier.classify(text)
+        language, probability = self.load()._identifier.classify(text)
         return str(language) if probability >= MIN_PROBABILITY else None
