@@ -58,6 +58,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest -q -s -m slow tests/test_load.py
 	$(BIN)/python -m bench.run
 
+# The tests, validate and the conversation tests share one cache of example vectors.
+test: export BOT_CACHE_DIR = $(CURDIR)/.cache/vectors
 test: install-test
 	$(BIN)/python -m bot validate
 	$(BIN)/python -m bot test-conversations

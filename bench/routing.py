@@ -21,7 +21,7 @@ from bot.app import language_models, understanding_for
 from bot.content import load_bundle
 from bot.content.bundle import Bundle
 from bot.core.classifier import LinearClassifier
-from bot.core.semantic import Example, is_topic_label
+from bot.core.semantic import EMERGENCY, ORDINARY, Example, is_topic_label
 from bot.core.understanding import Senses, Understanding
 from bot.evaluate import read_labelled
 from bot.nlp.vectors import embed
@@ -53,8 +53,9 @@ def understanding(bundle: Bundle, trained: bool) -> Understanding:
     vectors = embed(embedder, [e.text for e in bundle.examples])
     labels = tuple(sorted({e.label for e in bundle.examples if is_topic_label(e.label)}))
     rng = np.random.default_rng(11)
-    model = LinearClassifier(labels, rng.normal(size=(vectors.shape[1], len(labels))), np.zeros(len(labels)))
-    return Understanding(bundle, Senses(embedder, vectors, model, guess_language))
+    topics = LinearClassifier(labels, rng.normal(size=(vectors.shape[1], len(labels))), np.zeros(len(labels)))
+    safety = LinearClassifier((EMERGENCY, ORDINARY), rng.normal(size=(vectors.shape[1], 2)), np.zeros(2))
+    return Understanding(bundle, Senses(embedder, vectors, topics, safety, guess_language))
 
 
 def time_routing(understanding: Understanding, texts: list[str], rounds: int) -> list[float]:

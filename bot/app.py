@@ -33,8 +33,8 @@ def language_models() -> tuple[UseEmbedder, LanguageGuesser]:
 def understanding_for(bundle: Bundle, cache_dir: Path | None) -> Understanding:
     """Understanding with the sentence model, its example vectors computed once per content version."""
     embedder, guess_language = language_models()
-    vectors, classifier = learn(embedder, bundle.examples, cache_dir)
-    return Understanding(bundle, Senses(embedder, vectors, classifier, guess_language))
+    learnt = learn(embedder, bundle.examples, cache_dir)
+    return Understanding(bundle, Senses(embedder, learnt.vectors, learnt.topics, learnt.safety, guess_language))
 
 
 def load_engine(settings: Settings) -> Engine:

@@ -215,11 +215,11 @@ def test_clarify_offers_candidates_that_exist(understanding: Understanding, engi
 # Floors per set, a little under what `make eval` measures now (docs/understanding.md has the figures
 # and the targets, which dev-questions-v2 does not all meet yet). Safety floors have no slack.
 FLOORS = {
-    "dev-questions-v2.jsonl": {"emergency_urgent_first": 0.96, "emergency_recall": 0.84, "emergency_false_alarms": 0.01,
-                               "caution_on_others": 0.05, "answer_right_topic": 0.77, "right_topic_one_tap": 0.92,
-                               "answer_wrong_topic": 0.06, "out_of_scope_answered": 0.06, "greetings_recognised": 0.96},
+    "dev-questions-v2.jsonl": {"emergency_urgent_first": 0.98, "emergency_recall": 0.9, "emergency_false_alarms": 0.01,
+                               "caution_on_others": 0.05, "answer_right_topic": 0.75, "right_topic_one_tap": 0.92,
+                               "answer_wrong_topic": 0.05, "out_of_scope_answered": 0.04, "greetings_recognised": 0.96},
     "dev-questions.jsonl": {"emergency_urgent_first": 1.0, "emergency_recall": 1.0, "emergency_false_alarms": 0.02,
-                            "caution_on_others": 0.05, "answer_right_topic": 0.85, "right_topic_one_tap": 0.92,
+                            "caution_on_others": 0.05, "answer_right_topic": 0.88, "right_topic_one_tap": 0.92,
                             "answer_wrong_topic": 0.05, "out_of_scope_answered": 0.0, "greetings_recognised": 1.0},
 }
 DEFAULT_FLOORS = {"emergency_urgent_first": 1.0, "emergency_recall": 1.0, "emergency_false_alarms": 0.01,

@@ -25,15 +25,17 @@ class LinearClassifier:
     labels: tuple[str, ...]
     weights: np.ndarray  # (dimensions, labels)
     bias: np.ndarray  # (labels,)
+    scale: float = SCALE
 
     def probabilities(self, vector: np.ndarray) -> dict[str, float]:
-        logits = (vector.astype(np.float64) @ self.weights) * SCALE + self.bias
+        logits = (vector.astype(np.float64) @ self.weights) * self.scale + self.bias
         logits -= logits.max()
         exp = np.exp(logits)
         return dict(zip(self.labels, (exp / exp.sum()).tolist(), strict=True))
 
 
-def train(vectors: np.ndarray, labels: Sequence[str]) -> LinearClassifier:
+def train(vectors: np.ndarray, labels: Sequence[str], scale: float = SCALE, l2: float = L2,
+          epochs: int = EPOCHS) -> LinearClassifier:
     """Full-batch Adam from zero weights: the same examples always give the same model."""
     classes = tuple(sorted(set(labels)))
     index = {label: i for i, label in enumerate(classes)}
@@ -47,17 +49,17 @@ def train(vectors: np.ndarray, labels: Sequence[str]) -> LinearClassifier:
     weights, bias = np.zeros((dims, k)), np.zeros(k)
     moments = [np.zeros_like(weights), np.zeros_like(bias)]
     squares = [np.zeros_like(weights), np.zeros_like(bias)]
-    for step in range(1, EPOCHS + 1):
-        logits = x @ weights * SCALE + bias
+    for step in range(1, epochs + 1):
+        logits = x @ weights * scale + bias
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         error = (p - targets) * sample_weight[:, None]
-        gradients = (x.T @ error * SCALE + L2 * weights, error.sum(axis=0))
+        gradients = (x.T @ error * scale + l2 * weights, error.sum(axis=0))
         for param, grad, m, v in zip((weights, bias), gradients, moments, squares, strict=True):
             m *= 0.9
             m += 0.1 * grad
             v *= 0.999
             v += 0.001 * grad * grad
             param -= LEARNING_RATE * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-    return LinearClassifier(classes, weights, bias)
+    return LinearClassifier(classes, weights, bias, scale)

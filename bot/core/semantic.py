@@ -19,6 +19,9 @@ EMERGENCY_PREFIX = "!emergency:"  # !emergency:medical, !emergency:pregnancy, !e
 CAUTION = "!caution"  # a general question about a danger sign
 NOT_EMERGENCY = "!safe"  # danger words that are not an emergency now (past events, grief, questions)
 OUT_OF_SCOPE_PREFIX = "!out:"  # !out:personal, !out:hfe, !out:other
+# The safety classifier's two classes.
+EMERGENCY = "!emergency"
+ORDINARY = "!ordinary"
 GREETING_PREFIX = "!greet:"  # !greet:hello, !greet:thanks, !greet:bye
 NAVIGATION_PREFIX = "!nav:"  # !nav:menu, !nav:back
 

@@ -17,6 +17,7 @@ Everything it knows comes from the content; it holds no I/O.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -40,6 +41,10 @@ OFF_TOPIC_MATCH = "close to off-topic examples"
 # Emergency: how far the closest emergency example must be ahead of the closest ordinary one.
 EMERGENCY_MARGIN = 0.0
 EMERGENCY_FLOOR = 0.5  # and how close it must be at all
+# The safety classifier's log-odds for an emergency, alone and with a danger word.
+EMERGENCY_ODDS = 1.5
+DANGER_ODDS = -1.5
+CAUTION_ODDS = 0.0  # not an emergency by the rules above, but this likely: a safety-net line first
 PREGNANCY_MARGIN = 0.05  # a pregnancy emergency with no pregnancy word must be this much closer
 EMERGENCY_MIN_WORDS = 4  # fewer words, and the model alone is not enough: a danger word or pattern is
 # With a danger word in the message, the model is trusted at a lower margin.
@@ -74,6 +79,7 @@ LEXICAL_CLARIFY_SCORE = 0.2
 
 # A message mostly in a script with no example messages gets a multilingual emergency line first.
 MIN_EXAMPLES_PER_SCRIPT = 20
+SHORT_DANGER_WORD = 4  # danger words this short match as whole words, not as word beginnings
 
 Kind = Literal["answer", "clarify", "out_of_scope", "emergency", "greeting"]
 UrgentKind = Literal["medical", "pregnancy", "crisis"]
@@ -100,6 +106,7 @@ class Probe:
 
     best: dict[str, float]  # per label, the closest example's similarity: for safety and greetings
     probabilities: dict[str, float]  # per topic label, the classifier's probability
+    emergency_odds: float  # the safety classifier's log-odds that this is an emergency
 
     def top(self, labels: list[str]) -> tuple[str | None, float]:
         found = max(labels, key=lambda label: self.best.get(label, -1.0), default=None)
@@ -112,7 +119,8 @@ class Senses:
 
     embedder: Embedder
     vectors: np.ndarray  # one row per bundle.examples, in order
-    classifier: LinearClassifier
+    classifier: LinearClassifier  # topics: answers, off-topic kinds, greetings
+    safety: LinearClassifier  # emergency or not
     guess_language: Callable[[str], str | None] | None = None
 
 
@@ -123,14 +131,21 @@ def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
 def _danger_pattern(words: dict[str, list[str]]) -> re.Pattern[str] | None:
     """One pattern for every language's danger words: at a word's start, or anywhere in scripts
     written without spaces (Chinese, Japanese, Thai)."""
-    spaced, unspaced = set(), set()
+    beginnings, whole, unspaced = set(), set(), set()
     for listed in words.values():
         for word in listed:
             folded = fold(word)
-            if folded:
-                (unspaced if scripts(folded).keys() & {"han", "kana", "thai"} else spaced).add(folded)
-    parts = [r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(spaced, key=len, reverse=True))) + ")"] if spaced else []
-    parts += ["(?:" + "|".join(map(re.escape, sorted(unspaced, key=len, reverse=True))) + ")"] if unspaced else []
+            if scripts(folded).keys() & {"han", "kana", "thai"}:
+                unspaced.add(folded)
+            elif folded:  # a short stem ("blu") would start other languages' words ("blue"): whole words only
+                (whole if len(folded) <= SHORT_DANGER_WORD else beginnings).add(folded)
+
+    def alternatives(found: set[str]) -> str:
+        return "|".join(map(re.escape, sorted(found, key=len, reverse=True)))
+
+    parts = [rf"(?<!\w)(?:{alternatives(beginnings)})"] if beginnings else []
+    parts += [rf"(?<!\w)(?:{alternatives(whole)})(?!\w)"] if whole else []
+    parts += [f"(?:{alternatives(unspaced)})"] if unspaced else []
     return re.compile("|".join(parts)) if parts else None
 
 
@@ -207,7 +222,9 @@ class Understanding:
         if letters and sum(c.isupper() for c in letters) > 0.6 * len(letters):
             text = text.lower()  # the model reads SHOUTED words as other words
         vector = self.senses.embedder.encode([_for_embedding(text)])[0]
-        return Probe(self.space.best(self.space.similarities(vector)), self.senses.classifier.probabilities(vector))
+        emergency = min(max(self.senses.safety.probabilities(vector)[semantic.EMERGENCY], 1e-9), 1 - 1e-9)
+        return Probe(self.space.best(self.space.similarities(vector)), self.senses.classifier.probabilities(vector),
+                     math.log(emergency / (1 - emergency)))
 
     def language_of(self, text: str) -> str | None:
         found = scripts(text)
@@ -231,7 +248,7 @@ class Understanding:
             or (verdict.why[:1] == (OFF_TOPIC_MATCH,) and verdict.confidence >= CLEARLY_OFF_TOPIC))
         if context and verdict.outcome in {"clarify", "out_of_scope"} and not clearly_off_topic:
             verdict = self._follow_up(text, context, verdict)
-        if verdict.outcome not in {"emergency", "greeting"} and not verdict.caution:
+        if verdict.outcome not in {"emergency", "greeting"} and verdict.reason != "unreadable":
             verdict = replace(verdict, caution=self._caution(cleaned, probe))
         return replace(verdict, language=language)
 
@@ -253,9 +270,13 @@ class Understanding:
             needed += SURE_EMERGENCY_MARGIN
         # Three words ("does it hurt") are too few for the model alone to call an emergency.
         enough = danger is not None or word_count(cleaned) >= EMERGENCY_MIN_WORDS
-        if label and score >= EMERGENCY_FLOOR and margin >= needed and enough:
+        by_example = label is not None and score >= EMERGENCY_FLOOR and margin >= needed
+        # The safety classifier weighs every example at once: a second, independent reading.
+        by_classifier = probe.emergency_odds >= (DANGER_ODDS if danger else EMERGENCY_ODDS)
+        if label and (by_example or by_classifier) and enough:
             kind = self._urgent_kind(cleaned, probe)
-            why = (f"close to {label.removeprefix(semantic.EMERGENCY_PREFIX)} emergencies", f"margin {margin:+.2f}")
+            why = (f"close to {label.removeprefix(semantic.EMERGENCY_PREFIX)} emergencies", f"margin {margin:+.2f}",
+                   f"odds {probe.emergency_odds:+.1f}")
             return Verdict("emergency", confidence=round(score, 3),
                            why=(*why, f"danger word {danger.group(0)!r}") if danger else why, urgent_kind=kind)
         return None
@@ -304,7 +325,8 @@ class Understanding:
             or (score >= CAUTION_FLOOR and margin >= CAUTION_MARGIN and not self._sure_of_answer(probe)))
         like_a_caution_example = caution_label is not None and caution >= CAUTION_FLOOR \
             and caution - ordinary >= CAUTION_EXAMPLE_MARGIN
-        return near or like_a_caution_example
+        likely = probe.emergency_odds >= CAUTION_ODDS and word_count(cleaned) >= EMERGENCY_MIN_WORDS
+        return near or like_a_caution_example or likely
 
     def _greeting(self, text: str, cleaned: str, probe: Probe | None) -> Verdict | None:
         words = cleaned.split()
@@ -377,7 +399,10 @@ class Understanding:
                 offered = (self.bundle.scope.hfe.answer,) if reason == "hfe" else ()
                 return Verdict("out_of_scope", confidence=confidence, suggestions=offered,
                                why=(OFF_TOPIC_MATCH, out_label, f"{top:.2f} vs {second:.2f}"), reason=reason)
-        if first == GREETING and len(cleaned.split()) <= GREETING_MAX_WORDS * 2 and not anchored:
+        names_something = any(w in self.index.full_weight for w in known)
+        just_a_topic_word = names_something and word_count(cleaned) <= 2  # "ivig" is no greeting
+        if first == GREETING and len(cleaned.split()) <= GREETING_MAX_WORDS * 2 and not anchored \
+                and not just_a_topic_word:
             label = max(self._greeting_labels, key=lambda lb: probe.probabilities.get(lb, 0.0))
             return Verdict("greeting", confidence=confidence, why=(label, f"{top:.2f}"), reason=label.split(":", 1)[1])
         real = [t for t in ranked_topics if t not in (OUT_OF_SCOPE, GREETING)]
@@ -386,7 +411,7 @@ class Understanding:
         # The classifier always picks something; a message like no example at all is about something else.
         familiar = max(probe.best.get(t, 0.0) for t in scores if self.topic(t) == real[0])
         # "how long?" names nothing: two words answer only with a word that says what about.
-        says_what = word_count(cleaned) > 2 or any(w in self.index.full_weight for w in known)
+        says_what = word_count(cleaned) > 2 or names_something
         if first == real[0] and top >= ANSWER_SCORE and top - second >= ANSWER_MARGIN and familiar >= FAMILIAR \
                 and says_what:
             return Verdict("answer", best, confidence, why=(best, *why))

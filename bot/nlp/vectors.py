@@ -1,4 +1,4 @@
-"""Example vectors and the classifier trained on them, computed once per content version and model.
+"""Example vectors and the classifiers trained on them, computed once per content version and model.
 
 They are kept in one cache file. The key is a hash of the model's name and every
 example's text and label, so an edited example, a new model version or a renamed
@@ -13,18 +13,23 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bot.core import classifier
 from bot.core.classifier import LinearClassifier
-from bot.core.semantic import Embedder, Example, is_topic_label
+from bot.core.semantic import EMERGENCY, EMERGENCY_PREFIX, ORDINARY, Embedder, Example, is_topic_label
 
 log = logging.getLogger(__name__)
 
 BATCH = 256  # texts per call: the model is fastest on batches, and this bounds memory
-FORMAT = "2"  # bump when what is cached changes
+FORMAT = "3"  # bump when what is cached changes
+# The safety classifier: emergency or not. A smaller logit scale than the topic classifier's, so
+# its log-odds spread over a range thresholds can be set in (docs/understanding.md).
+SAFETY_SCALE = 5.0
+SAFETY_EPOCHS = 400
 
 
 def cache_key(embedder: Embedder, examples: Sequence[Example]) -> str:
@@ -39,23 +44,41 @@ def embed(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 512), dtype=np.float32)
 
 
-def learn(embedder: Embedder, examples: Sequence[Example], cache_dir: Path | None) -> tuple[np.ndarray, LinearClassifier]:
-    """The examples' vectors, and the topic classifier trained on them: from the cache, or computed."""
+@dataclass(frozen=True)
+class Learnt:
+    vectors: np.ndarray  # one row per example, in order
+    topics: LinearClassifier  # answers, off-topic kinds, greetings
+    safety: LinearClassifier  # EMERGENCY or ORDINARY
+
+
+def learn(embedder: Embedder, examples: Sequence[Example], cache_dir: Path | None) -> Learnt:
+    """The examples' vectors and the two classifiers trained on them: from the cache, or computed."""
     path = cache_dir / f"examples-{cache_key(embedder, examples)}.npz" if cache_dir else None
     if path is not None and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as saved:
                 if saved["vectors"].shape[0] == len(examples):
-                    model = LinearClassifier(tuple(saved["labels"].tolist()), saved["weights"], saved["bias"])
-                    return saved["vectors"], model
+                    return Learnt(saved["vectors"], _model(saved, "topics"), _model(saved, "safety"))
         except (OSError, ValueError, KeyError) as exc:
             log.warning("example cache %s unreadable (%s); computing again", path, exc)
     vectors = embed(embedder, [e.text for e in examples])
     chosen = [i for i, e in enumerate(examples) if is_topic_label(e.label)]
-    model = classifier.train(vectors[chosen], [examples[i].label for i in chosen])
+    topics = classifier.train(vectors[chosen], [examples[i].label for i in chosen])
+    safety = classifier.train(vectors, [EMERGENCY if e.label.startswith(EMERGENCY_PREFIX) else ORDINARY for e in examples],
+                              scale=SAFETY_SCALE, epochs=SAFETY_EPOCHS)
     if path is not None:
-        _write(path, vectors=vectors, labels=np.array(model.labels), weights=model.weights, bias=model.bias)
-    return vectors, model
+        _write(path, vectors=vectors, **_arrays(topics, "topics"), **_arrays(safety, "safety"))
+    return Learnt(vectors, topics, safety)
+
+
+def _arrays(model: LinearClassifier, name: str) -> dict[str, np.ndarray]:
+    return {f"{name}_labels": np.array(model.labels), f"{name}_weights": model.weights,
+            f"{name}_bias": model.bias, f"{name}_scale": np.array(model.scale)}
+
+
+def _model(saved: np.lib.npyio.NpzFile, name: str) -> LinearClassifier:
+    return LinearClassifier(tuple(saved[f"{name}_labels"].tolist()), saved[f"{name}_weights"],
+                            saved[f"{name}_bias"], float(saved[f"{name}_scale"]))
 
 
 def _write(path: Path, **arrays: np.ndarray) -> None:
