@@ -27,6 +27,9 @@ import psutil
 from bench.fake_server import BenchServer
 
 REPO = Path(__file__).resolve().parent.parent
+# The bot restarts with its content version's example vectors cached, as in production (a first start
+# after a content change computes them: `parts` in bench/run.py times that separately).
+VECTOR_CACHE = REPO / ".cache" / "vectors"
 TOKEN = "123456789:AAF-bench_TOKEN-0123456789abcdefghijKLM"
 BOTS = {
     "ours": [sys.executable, "-m", "bot", "run"],
@@ -64,7 +67,7 @@ async def run_bot(bot: str, bodies: list[dict[str, Any]], rate: float | None = N
         log_path = Path(tmp) / "bot.log"
         environ = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": server.base_url,
                    "BOT_DB_PATH": str(Path(tmp) / "bot.sqlite3"), "BOT_SECRET": "bench-secret-" + "x" * 32,
-                   "BOT_RATE_LIMIT": "off", **(env or {})}
+                   "BOT_RATE_LIMIT": "off", "BOT_CACHE_DIR": str(VECTOR_CACHE), **(env or {})}
         with log_path.open("wb") as log:
             started = time.perf_counter()
             process = await asyncio.create_subprocess_exec(*BOTS[bot], cwd=REPO, env=environ,

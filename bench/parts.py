@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 
 from bench.routing import percentile
-from bot.app import load_engine
+from bench.e2e import VECTOR_CACHE
+from bot.app import load_engine, sentence_model
+from bot.content.bundle import Bundle
+from bot.nlp.vectors import learn
 from bot.config import Settings
 from bot.core.model import SessionState
 from bot.storage.sqlite import SqliteStore
@@ -69,3 +72,15 @@ def content_load_seconds() -> float:
     start = time.perf_counter()
     load_engine(Settings(content_dir=REPO / "content", flows_dir=REPO / "flows"))
     return time.perf_counter() - start
+
+
+def examples_learn_seconds(bundle: Bundle) -> float:
+    """A first start after a content change: embed every example and train both classifiers (no cache).
+    Then the shared cache the benchmark's bots start with is filled."""
+    embedder = sentence_model()
+    with tempfile.TemporaryDirectory(prefix="nh-bench-") as tmp:
+        start = time.perf_counter()
+        learn(embedder, bundle.examples, Path(tmp))
+        seconds = time.perf_counter() - start
+    learn(embedder, bundle.examples, VECTOR_CACHE)
+    return round(seconds, 2)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.app import language_models, understanding_for
+from bot.app import sentence_model, understanding_for
 from bot.content import load_bundle
 from bot.content.bundle import Bundle
 from bot.core.classifier import LinearClassifier
-from bot.core.semantic import EMERGENCY, ORDINARY, Example, is_topic_label
+from bot.core.semantic import EMERGENCY, ORDINARY, Example, ExampleSpace, is_topic_label
 from bot.core.understanding import Senses, Understanding
 from bot.evaluate import read_labelled
 from bot.nlp.vectors import embed
@@ -49,13 +49,13 @@ def understanding(bundle: Bundle, trained: bool) -> Understanding:
     """The shipped content as the bot loads it; a synthetic one with untrained (random) weights."""
     if trained:
         return understanding_for(bundle, CACHE)
-    embedder, guess_language = language_models()
+    embedder = sentence_model()
     vectors = embed(embedder, [e.text for e in bundle.examples])
     labels = tuple(sorted({e.label for e in bundle.examples if is_topic_label(e.label)}))
     rng = np.random.default_rng(11)
     topics = LinearClassifier(labels, rng.normal(size=(vectors.shape[1], len(labels))), np.zeros(len(labels)))
     safety = LinearClassifier((EMERGENCY, ORDINARY), rng.normal(size=(vectors.shape[1], 2)), np.zeros(2))
-    return Understanding(bundle, Senses(embedder, vectors, topics, safety, guess_language))
+    return Understanding(bundle, Senses(embedder, ExampleSpace(bundle.examples, vectors), topics, safety))
 
 
 def time_routing(understanding: Understanding, texts: list[str], rounds: int) -> list[float]:

@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bundle, _ = load_bundle(REPO / "content", REPO / "flows")
     engine = Engine(bundle)
+    learn_cold = parts.examples_learn_seconds(bundle)  # and leaves the shared cache warm for the bots
     bodies = load.updates(bundle, engine, chats, updates)
     paced = load.updates(bundle, engine, chats, paced_updates, seed=11)
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; {reps} repetitions; "
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "routing": _repeat(lambda: _routing_p(), reps),
         "session_read_write": _repeat(parts.session_round_trip, reps),
         "content_load_s": spread([parts.content_load_seconds() for _ in range(reps)]),
+        "examples_learn_cold_s": learn_cold,
         "database_kib_per_1000_sessions": parts.database_kib_per_1000_sessions(2000 if args.quick else 10_000),
     }
     results["ratios"] = _ratios(results["end_to_end"], results["in_process"])
@@ -145,10 +147,11 @@ TARGETS = (
     ("paced p50 ÷ python-telegram-bot echo", lambda r: r["ratios"]["ptb-echo"]["paced_p50"], "<=", 1.5),
     ("paced p99 ÷ python-telegram-bot echo", lambda r: r["ratios"]["ptb-echo"]["paced_p99"], "<=", 1.5),
     ("CPU per update ÷ python-telegram-bot echo", lambda r: r["ratios"]["ptb-echo"]["cpu_per_update"], "<=", 2.0),
-    ("routing p99, shipped content (ms)", lambda r: r["parts"]["routing"]["shipped content p99_ms"]["median"], "<=", 2.0),
-    ("routing p99, 1,000 answers (ms)", lambda r: r["parts"]["routing"]["1,000 answers p99_ms"]["median"], "<=", 5.0),
-    ("start-up to first getUpdates (s)", lambda r: r["end_to_end"]["ours"]["burst"]["startup_s"]["median"], "<=", 1.5),
-    ("resident memory after the burst (MiB)", lambda r: r["end_to_end"]["ours"]["burst"]["rss_mib"]["median"], "<=", 120),
+    # Issue 11 (understanding with a sentence model) replaced issue 6's routing, start-up and memory targets.
+    ("routing p99, shipped content (ms)", lambda r: r["parts"]["routing"]["shipped content p99_ms"]["median"], "<=", 25.0),
+    ("routing p99, 1,000 answers (ms)", lambda r: r["parts"]["routing"]["1,000 answers p99_ms"]["median"], "<=", 25.0),
+    ("start-up to first getUpdates (s)", lambda r: r["end_to_end"]["ours"]["burst"]["startup_s"]["median"], "<=", 3.0),
+    ("resident memory after the burst (MiB)", lambda r: r["end_to_end"]["ours"]["burst"]["rss_mib"]["median"], "<=", 250),
 )
 
 
@@ -183,6 +186,7 @@ def print_table(results: dict[str, Any]) -> None:
     for label, figure in results["parts"]["session_read_write"].items():
         print(f"  SQLite session read+write, {label:<11} {cell(figure)}")
     print(f"  content load and validation (s)        {cell(results['parts']['content_load_s'])}")
+    print(f"  examples embedded, classifiers trained, no cache (s)  {results['parts']['examples_learn_cold_s']}")
     print("\n4. Footprint")
     ours = results["end_to_end"].get("ours", {}).get("burst")
     if ours:

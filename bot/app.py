@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from functools import cache
 from pathlib import Path
 
@@ -11,9 +10,9 @@ from bot.config import ConfigError, Settings
 from bot.content import ContentError, load_bundle
 from bot.content.bundle import Bundle
 from bot.core.engine import Engine
+from bot.core.semantic import ExampleSpace
 from bot.core.understanding import Senses, Understanding
 from bot.nlp.embedder import UseEmbedder
-from bot.nlp.language import LanguageGuesser
 from bot.nlp.vectors import learn
 from bot.service import ChatService
 from bot.storage import SessionKeyer, SqliteStore
@@ -22,19 +21,19 @@ log = logging.getLogger("bot")
 
 
 @cache
-def language_models() -> tuple[UseEmbedder, LanguageGuesser]:
-    """The sentence model and the language guesser: loaded once per process, shared by reloads.
-    The guesser's model loads in the background while the bot starts (0.6 s off start-up)."""
-    guesser = LanguageGuesser()
-    threading.Thread(target=guesser.load, name="language-model", daemon=True).start()
-    return UseEmbedder(), guesser
+def sentence_model() -> UseEmbedder:
+    """The sentence model: loaded once per process (about 100 MiB), shared by content reloads."""
+    return UseEmbedder()
 
 
 def understanding_for(bundle: Bundle, cache_dir: Path | None) -> Understanding:
     """Understanding with the sentence model, its example vectors computed once per content version."""
-    embedder, guess_language = language_models()
+    embedder = sentence_model()
     learnt = learn(embedder, bundle.examples, cache_dir)
-    return Understanding(bundle, Senses(embedder, learnt.vectors, learnt.topics, learnt.safety, guess_language))
+    space = ExampleSpace(bundle.examples, learnt.vectors)  # sorted by label: the unsorted rows are let go
+    understanding = Understanding(bundle, Senses(embedder, space, learnt.topics, learnt.safety))
+    understanding.classify("warm up")  # the first message of a content version pays no set-up cost
+    return understanding
 
 
 def load_engine(settings: Settings) -> Engine:

@@ -69,7 +69,7 @@ def verdict_json(understanding: Understanding, text: str, verdict: Verdict) -> d
         "suggestions": list(verdict.suggestions),
         "suggestion_topics": [understanding.topic(s) for s in verdict.suggestions],
         "confidence": verdict.confidence,
-        "language": verdict.language or "und",
+        "language": understanding.language_of(text) or "und",
         "why": list(verdict.why),
     }
 

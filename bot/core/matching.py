@@ -191,12 +191,13 @@ class Index:
         # An unseen word still counts: it is evidence the message is about something else.
         self._unknown_weight = UNKNOWN_SHARE * ordered[len(ordered) // 2] if ordered else 1.0
         self._known = sorted(set(self._idf) | set(lexicon.single))
-        self._real_words = english_words() - set(self._known)
+        self._real_words = english_words()  # shared: a copy per index would cost about 10 MiB
+        self._known_set = frozenset(self._known)
         self._correct = lru_cache(maxsize=4096)(self._closest)
 
     def _closest(self, word: str) -> str | None:
         # A real word we do not know ("taking") is not a typo of one we know ("talking").
-        if len(word) < 4 or word.isdigit() or word in self._real_words:
+        if len(word) < 4 or word.isdigit() or (word in self._real_words and word not in self._known_set):
             return None
         found = process.extractOne(word, self._known, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
         if found is None:

@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal
 
-import numpy as np
 
 from bot.content.bundle import Bundle
 from bot.core import semantic
 from bot.core.matching import DISEASE_NAMES, Index, Lexicon
 from bot.core.classifier import LinearClassifier
+from bot.core.languages import LanguageModel
 from bot.core.semantic import Embedder, ExampleSpace
 from bot.core.text import fold, scripts, word_count
 
 OUT_OF_SCOPE = "(out of scope)"
+EXAMPLE_FILES = "content/examples/"
 GREETING = "(greeting)"
 OFF_TOPIC_MATCH = "close to off-topic examples"
 
@@ -97,7 +98,6 @@ class Verdict:
     reason: str | None = None
     urgent_kind: UrgentKind | None = None  # for `emergency`
     caution: bool = False  # a safety-net line goes before the reply
-    language: str | None = None  # the message's language, when it could be told
 
 
 @dataclass(frozen=True)
@@ -115,13 +115,12 @@ class Probe:
 
 @dataclass(frozen=True)
 class Senses:
-    """What reads meaning: the sentence model, the examples' vectors and the classifier trained on them."""
+    """What reads meaning: the sentence model, the examples' vectors and the classifiers trained on them."""
 
     embedder: Embedder
-    vectors: np.ndarray  # one row per bundle.examples, in order
+    space: ExampleSpace  # the example messages' vectors, by label
     classifier: LinearClassifier  # topics: answers, off-topic kinds, greetings
     safety: LinearClassifier  # emergency or not
-    guess_language: Callable[[str], str | None] | None = None
 
 
 def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
@@ -182,14 +181,15 @@ class Understanding:
         self._hfe = _compile(bundle.scope.hfe.patterns)
         self._compare = _compile(bundle.scope.hfe.compare)
         self._unless_nh = _compile(bundle.scope.unless_nh)
+        # Words: the answers' own phrasings, and every English off-topic example. (The example files'
+        # answer messages are the sentence model's to read: in the index they blurred the topics.)
         english = [e for e in bundle.examples if e.language == "en"]
-        lexical = [(e.label, e.text) for e in english if not e.label.startswith("!")]
+        lexical = [(e.label, e.text) for e in english if not e.label.startswith("!") and not e.source.startswith(EXAMPLE_FILES)]
         lexical += [(OUT_OF_SCOPE, e.text) for e in english if e.label.startswith(semantic.OUT_OF_SCOPE_PREFIX)]
         self.index = Index(self.lexicon, lexical)
         self._context_concepts = {"baby", "pregnancy", "nh", "gald"}
         self.senses = senses
-        self.space = ExampleSpace(bundle.examples, senses.vectors) if senses is not None else None
-        self.guess_language = senses.guess_language if senses is not None else None
+        self.space = senses.space if senses is not None else None
         labels = self.space.labels if self.space else []
         self._targets = [label for label in labels if not label.startswith("!")]
         self._emergency_labels = [label for label in labels if label.startswith(semantic.EMERGENCY_PREFIX)]
@@ -226,13 +226,16 @@ class Understanding:
         return Probe(self.space.best(self.space.similarities(vector)), self.senses.classifier.probabilities(vector),
                      math.log(emergency / (1 - emergency)))
 
+    @cached_property
+    def languages(self) -> LanguageModel:
+        """Learnt from the example files on first use (a quarter of a second)."""
+        by_language: dict[str, list[str]] = {}
+        for example in self.bundle.examples:
+            by_language.setdefault(example.language, []).append(example.text)
+        return LanguageModel(by_language)
+
     def language_of(self, text: str) -> str | None:
-        found = scripts(text)
-        if not found:
-            return None
-        if self.guess_language is not None:
-            return self.guess_language(text)
-        return "en" if max(found, key=found.__getitem__) == "latin" else None
+        return self.languages(text)
 
     # --- the rules, in order -----------------------------------------------------------
 
@@ -240,17 +243,18 @@ class Understanding:
         """What `text` means; `context` is the node the person is on, for short follow-ups."""
         cleaned = self.lexicon.clean(text)  # what every pattern below reads
         probe = self.probe(text)
-        language = self.language_of(text)
         verdict = (self._emergency(cleaned, probe) or self._greeting(text, cleaned, probe)
                    or self._unreadable(text, cleaned) or self._topic(text, cleaned, probe))
+        # The language is told only when asked for (`ask`): replies are in English until translations come.
         clearly_off_topic = verdict.outcome == "out_of_scope" and (
             verdict.reason in {"personal", "hfe", "unreadable"}
-            or (verdict.why[:1] == (OFF_TOPIC_MATCH,) and verdict.confidence >= CLEARLY_OFF_TOPIC))
+            or (verdict.why[:1] == (OFF_TOPIC_MATCH,) and verdict.confidence >= CLEARLY_OFF_TOPIC
+                and word_count(cleaned) > 2))  # "how often?" is too short to be clearly anything
         if context and verdict.outcome in {"clarify", "out_of_scope"} and not clearly_off_topic:
             verdict = self._follow_up(text, context, verdict)
         if verdict.outcome not in {"emergency", "greeting"} and verdict.reason != "unreadable":
             verdict = replace(verdict, caution=self._caution(cleaned, probe))
-        return replace(verdict, language=language)
+        return verdict
 
     def _emergency(self, cleaned: str, probe: Probe | None) -> Verdict | None:
         """Crisis and urgent patterns first; then the sentence model, trusted further when a danger

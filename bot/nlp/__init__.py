@@ -1,6 +1,6 @@
-"""The models behind understanding, loaded once per process: sentence embeddings and language ids.
+"""The sentence model behind understanding, loaded once per process, and the example cache.
 
-They ship inside their registry packages (nothing is downloaded at run time) and
-sit behind the core's small interfaces (`Embedder`, a language-guessing function),
-so either can be replaced without touching the core.
+The model ships inside its registry package (nothing is downloaded at run time) and
+sits behind the core's small `Embedder` interface, so it can be replaced without
+touching the core.
 """

