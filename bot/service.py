@@ -50,12 +50,7 @@ class ChatService:
             loaded = await self._safely(self.store.load(key))
             degraded = loaded is FAILED
             state = None if degraded else loaded
-            if isinstance(event, Text):
-                # Reading a typed message is mostly numpy, which lets go of the GIL: in a worker
-                # thread it runs on the second core while the event loop serves other chats.
-                result = await asyncio.to_thread(self.engine.step, state, event)
-            else:
-                result = self.engine.step(state, event)
+            result = self.engine.step(state, event)
             if result.forget:
                 await self._safely(self.store.delete(key))
             elif result.state is not None:

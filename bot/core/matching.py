@@ -54,7 +54,7 @@ ENGLISH_STOPWORDS = frozenset(
 
 DISEASE_NAMES = frozenset({"nh", "gald"})
 # A word seen this often in pyspellchecker's English frequency list is a real word, not a typo.
-REAL_WORD_COUNT = 20
+REAL_WORD_COUNT = 100
 
 
 @cache
