@@ -196,10 +196,11 @@ def examples_of(loaded: Loaded, answers: dict, nodes: dict, organisations: dict)
     out = []
     answer_files = {a.id: tf.path for tf in loaded.topic_files for a in tf.model.answers}
     for answer in answers.values():
-        out += [Example(text, answer.id, "en", answer_files[answer.id]) for text in (answer.question, *answer.phrasings)]
+        out += [Example(text, answer.id, "en", answer_files[answer.id], phrasing=True)
+                for text in (answer.question, *answer.phrasings)]
     for node in nodes.values():  # an organisation's name leads to its country's list
         if node.type == "organisations":
-            out += [Example(org.name, node.id, "en") for org in organisations.get(node.country or "", ())]
+            out += [Example(org.name, node.id, "en", phrasing=True) for org in organisations.get(node.country or "", ())]
     out += [Example(text, semantic.OUT_OF_SCOPE_PREFIX + "other", "en", loaded.scope.path)
             for text in loaded.scope.model.examples]
     for located in loaded.example_files:

@@ -49,6 +49,7 @@ class Example:
     label: str
     language: str = "en"
     source: str = ""  # the file it is written in, to point editors at it
+    phrasing: bool = False  # an answer's own question or phrasing (topic files), not content/examples/
 
 
 class ExampleSpace:

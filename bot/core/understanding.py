@@ -8,11 +8,12 @@
 4. answer       one answer is clearly ahead of every answer in another topic
 5. clarify      otherwise: "which of these do you mean?" with the best candidates
 
-Two signals decide: meaning (a sentence-embedding model compares the message with the
-editors' example messages in many languages, content/examples/) and words (the lexical
-index over the English phrasings, with typo correction). The editors' regular
-expressions (safety.yaml, scope.yaml) are a second net for the safety and scope rules.
-Everything it knows comes from the content; it holds no I/O.
+Meaning decides first: a sentence-embedding model reads the message, which is compared
+with the editors' example messages in many languages (content/examples/), and two small
+classifiers trained on them weigh topics and emergencies. Words are the second signal
+(the lexical index over the English phrasings, with typo correction), and the editors'
+regular expressions and danger words (safety.yaml, scope.yaml) a second net for safety
+and scope. Everything it knows comes from the content; it holds no I/O.
 """
 
 from __future__ import annotations
@@ -23,63 +24,67 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
-
 from bot.content.bundle import Bundle
 from bot.core import semantic
-from bot.core.matching import DISEASE_NAMES, Index, Lexicon
 from bot.core.classifier import LinearClassifier
 from bot.core.languages import LanguageModel
+from bot.core.matching import DISEASE_NAMES, Index, Lexicon
 from bot.core.semantic import Embedder, ExampleSpace
 from bot.core.text import fold, scripts, word_count
 
 OUT_OF_SCOPE = "(out of scope)"
-EXAMPLE_FILES = "content/examples/"
 GREETING = "(greeting)"
 OFF_TOPIC_MATCH = "close to off-topic examples"
 
-# --- Thresholds. Cosine similarities of the sentence model run from about 0.1 (unrelated) to 0.9
-# (the same question reworded). Set with `make eval` on the dev sets; see docs/understanding.md.
-# Emergency: how far the closest emergency example must be ahead of the closest ordinary one.
+# --- Thresholds, set with `make eval` on the dev sets (docs/understanding.md). Similarities are the
+# sentence model's cosines: about 0.1 for unrelated messages, 0.9 for the same question reworded.
+
+# Emergency, by the closest examples: an emergency example this far ahead of the closest ordinary
+# one, and this close at all; with a danger word in the message, a lower lead will do.
 EMERGENCY_MARGIN = 0.0
-EMERGENCY_FLOOR = 0.5  # and how close it must be at all
-# The safety classifier's log-odds for an emergency, alone and with a danger word.
+EMERGENCY_FLOOR = 0.5
+DANGER_MARGIN = -0.06
+# Emergency, by the safety classifier: its log-odds, alone and with a danger word.
 EMERGENCY_ODDS = 1.5
 DANGER_ODDS = -1.5
-CAUTION_ODDS = 0.0  # not an emergency by the rules above, but this likely: a safety-net line first
-PREGNANCY_MARGIN = 0.05  # a pregnancy emergency with no pregnancy word must be this much closer
 EMERGENCY_MIN_WORDS = 4  # fewer words, and the model alone is not enough: a danger word or pattern is
-# With a danger word in the message, the model is trusted at a lower margin.
-DANGER_MARGIN = -0.06
-# Closer than this to an emergency than the margin asks, but near: answer, with a safety-net line first.
+SURE_OF_ANSWER = 0.6  # the topic classifier this sure of one answer is a second opinion against...
+SURE_EMERGENCY_MARGIN = 0.05  # ...so an emergency example then needs this much more lead
+PREGNANCY_MARGIN = 0.05  # a pregnancy emergency with no pregnancy word must be this much closer
+
+# Caution (a safety-net line before the reply): near an emergency example without a clear answer,
+# a danger word with an emergency example nearby, a caution example closest, or the safety classifier.
 CAUTION_MARGIN = -0.06
 CAUTION_FLOOR = 0.5
-DANGER_CAUTION_FLOOR = 0.4  # with a danger word in the message
-CAUTION_EXAMPLE_MARGIN = 0.0  # the closest caution example may trail the closest ordinary one by this
-SURE_OF_ANSWER = 0.6  # the classifier's probability for one answer that makes nearness alone not enough
-SURE_EMERGENCY_MARGIN = 0.05  # ...and the extra lead an emergency example then needs, without a danger word
+DANGER_CAUTION_FLOOR = 0.4
+CAUTION_EXAMPLE_MARGIN = 0.0  # how far the closest caution example may trail the closest ordinary one
+CAUTION_ODDS = 0.0
+
 # Greetings and typed navigation: short messages only, close to an example and ahead of the rest.
 GREETING_MAX_WORDS = 6
 GREETING_FLOOR = 0.55
 GREETING_MARGIN = 0.05
-# Topics: the classifier's probability for a topic plus a share of its best lexical score.
+
+# Topics: the topic classifier's probability for a topic plus a share of its best lexical score.
 LEXICAL_SHARE = 0.5
 ANSWER_SCORE = 0.5
 ANSWER_MARGIN = 0.4  # over the next topic (or off-topic, or greeting)
-CLARIFY_SCORE = 0.15
 FAMILIAR = 0.45  # the closest example of the chosen topic must be at least this similar to answer
+CLARIFY_SCORE = 0.15
 OUT_OF_SCOPE_MARGIN = 0.1  # off-topic must lead by this much, or the person is asked instead
 MAX_SUGGESTIONS = 3
 MAX_EMBED_CHARS = 600  # long rambles add little meaning, and this bounds the model's work
-# A short follow-up is read with the answer the person is on ("is it safe?").
+
+# Context: a short message is read with the answer the person is on ("is it safe?").
 FOLLOW_UP_MAX_WORDS = 8
-CLEARLY_OFF_TOPIC = 0.6  # off-topic by this margin: not read as a follow-up ("what's the weather")
-# Lexical-only mode (no sentence model): the former thresholds on the Index score.
+CLEARLY_OFF_TOPIC = 0.6  # off-topic by this margin is not a follow-up ("what's the weather tomorrow")
+
+# Words only (no sentence model, in tests of other parts): thresholds on the lexical index's score.
 LEXICAL_ANSWER_SCORE = 0.42
 LEXICAL_ANSWER_MARGIN = 0.08
 LEXICAL_CLARIFY_SCORE = 0.2
 
-# A message mostly in a script with no example messages gets a multilingual emergency line first.
-MIN_EXAMPLES_PER_SCRIPT = 20
+MIN_EXAMPLES_PER_SCRIPT = 20  # a script with fewer examples is one the bot cannot read
 SHORT_DANGER_WORD = 4  # danger words this short match as whole words, not as word beginnings
 
 Kind = Literal["answer", "clarify", "out_of_scope", "emergency", "greeting"]
@@ -184,7 +189,7 @@ class Understanding:
         # Words: the answers' own phrasings, and every English off-topic example. (The example files'
         # answer messages are the sentence model's to read: in the index they blurred the topics.)
         english = [e for e in bundle.examples if e.language == "en"]
-        lexical = [(e.label, e.text) for e in english if not e.label.startswith("!") and not e.source.startswith(EXAMPLE_FILES)]
+        lexical = [(e.label, e.text) for e in english if e.phrasing]
         lexical += [(OUT_OF_SCOPE, e.text) for e in english if e.label.startswith(semantic.OUT_OF_SCOPE_PREFIX)]
         self.index = Index(self.lexicon, lexical)
         self._context_concepts = {"baby", "pregnancy", "nh", "gald"}
