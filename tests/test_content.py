@@ -278,8 +278,9 @@ def test_every_problem_is_reported_at_once(ws: Workspace) -> None:
 
 
 def _validate(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "bot", "validate", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BOT_CACHE_DIR": str(VECTOR_CACHE)}
+    return subprocess.run([sys.executable, "-m", "bot", "validate", *args], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=120)
 
 
 def test_validate_command_succeeds_on_shipped_content() -> None:
@@ -322,16 +323,10 @@ def test_a_pattern_with_no_check_message_is_a_warning(ws: Workspace) -> None:
     assert any(p.line == line and "triggers none of checks.emergency" in p.message for p in warnings), warnings
 
 
-def _validate_with_model(ws: Workspace) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BOT_CACHE_DIR": str(VECTOR_CACHE)}
-    return subprocess.run([sys.executable, "-m", "bot", "validate", "--content", str(ws.content), "--flows", str(ws.flows)],
-                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
-
-
 def test_validate_runs_the_safety_checks_through_the_understanding(ws: Workspace) -> None:
     ws.edit("safety.yaml", '    - "will my next baby need an exchange transfusion?"',
             '    - "will my next baby need an exchange transfusion?"\n    - "mi bebé está morado y no reacciona"')
-    done = _validate_with_model(ws)
+    done = _validate("--content", str(ws.content), "--flows", str(ws.flows))
     line = ws.line_of("safety.yaml", "mi bebé está morado y no reacciona")
     assert done.returncode == 1, done.stdout
     assert f"safety.yaml:{line}: checks: 'mi bebé está morado y no reacciona' should be not emergency, " \
@@ -340,7 +335,7 @@ def test_validate_runs_the_safety_checks_through_the_understanding(ws: Workspace
 
 def test_validate_flags_an_example_that_reads_like_another_answer(ws: Workspace) -> None:
     ws.edit("examples/en.yaml", "  cure:\n", '  cure:\n    - "what are the chances it happens again in our next pregnancy"\n')
-    done = _validate_with_model(ws)
+    done = _validate("--content", str(ws.content), "--flows", str(ws.flows))
     line = ws.line_of("examples/en.yaml", "what are the chances it happens again in our next pregnancy")
     assert done.returncode == 0, done.stdout
     assert f"examples/en.yaml:{line}: warning: example 'what are the chances it happens again in our next pregnancy' " \
