@@ -55,7 +55,7 @@ eval: install
 	$(BIN)/python -m bot eval
 
 bench: $(VENV)/.installed-bench
-	$(BIN)/python -m pytest -q -s -m slow tests/test_load.py
+	$(BIN)/python -m pytest -q -s -m slow tests/test_load.py tests/test_bench.py
 	$(BIN)/python -m bench.run
 
 # The tests, validate and the conversation tests share one cache of example vectors.

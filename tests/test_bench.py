@@ -1,4 +1,5 @@
-"""The benchmark harness itself works (`make bench` runs it at full size; no timing is asserted here)."""
+"""The benchmark harness itself works. A smoke run takes about a minute with the sentence model, so
+it runs with `make bench` (marked slow), before the full-size run; no timing is asserted here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from bench import run
 
 
+@pytest.mark.slow
 def test_quick_bench_measures_every_figure_for_our_bot_and_the_echo_bot(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -28,6 +30,7 @@ def test_quick_bench_measures_every_figure_for_our_bot_and_the_echo_bot(
     assert set(results["in_process"]) == {"ours", "ptb-echo"}
     assert results["parts"]["database_kib_per_1000_sessions"] > 0
     assert results["parts"]["content_load_s"]["median"] > 0
+    assert results["parts"]["examples_learn_cold_s"] > 0
     assert {"shipped content p99_ms", "1,000 answers p99_ms"} <= set(results["parts"]["routing"])
     table = capsys.readouterr().out
     assert "Targets" in table and "ours ÷ ptb-echo" in table
