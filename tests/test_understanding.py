@@ -300,3 +300,9 @@ def test_ask_jsonl_keeps_order() -> None:
     assert [r["text"] for r in rows] == lines
     assert [r["outcome"] for r in rows] == ["greeting", "answer", "out_of_scope", "clarify", "emergency"]
     assert rows[3]["topic"] is not None and rows[3]["suggestions"]
+
+
+def test_a_blank_line_or_a_bare_number_is_no_greeting(understanding: Understanding) -> None:
+    for text in ("", "   ", "123", "42!"):
+        assert understanding.classify(text).outcome != "greeting", text
+    assert understanding.classify("🙂").outcome == "greeting"

@@ -161,6 +161,11 @@ def _for_embedding(text: str) -> str:
     return _REPEATS.sub(r"\1", text[: MAX_EMBED_CHARS * 4])[:MAX_EMBED_CHARS]
 
 
+def _says_something(text: str) -> bool:
+    """Letters, or emoji alone ("🙂", "👍"): a blank line or a bare number greets nobody."""
+    return any(c.isalpha() for c in text) or (bool(text.strip()) and not any(c.isalnum() for c in text))
+
+
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> str | None:
     for pattern in patterns:
         found = pattern.search(text)
@@ -343,7 +348,7 @@ class Understanding:
             return None
         if text.strip().startswith("/") and len(words) == 1:  # a command typed where a question goes
             return Verdict("greeting", confidence=1.0, why=(text.strip(),), reason="menu")
-        if probe is not None and self._greeting_labels and len(words) <= GREETING_MAX_WORDS:
+        if probe is not None and self._greeting_labels and len(words) <= GREETING_MAX_WORDS and _says_something(text):
             label, score = probe.top(self._greeting_labels)
             _rest, rest = probe.top([lb for lb in probe.best if lb not in self._greeting_labels])
             if label and score >= GREETING_FLOOR and score - rest >= GREETING_MARGIN:
@@ -411,7 +416,7 @@ class Understanding:
         names_something = any(w in self.index.full_weight for w in known)
         just_a_topic_word = names_something and word_count(cleaned) <= 2  # "ivig" is no greeting
         if first == GREETING and len(cleaned.split()) <= GREETING_MAX_WORDS * 2 and not anchored \
-                and not just_a_topic_word:
+                and not just_a_topic_word and _says_something(text):
             label = max(self._greeting_labels, key=lambda lb: probe.probabilities.get(lb, 0.0))
             return Verdict("greeting", confidence=confidence, why=(label, f"{top:.2f}"), reason=label.split(":", 1)[1])
         real = [t for t in ranked_topics if t not in (OUT_OF_SCOPE, GREETING)]
