@@ -129,10 +129,7 @@ class Engine:
         if cb.op == callback.MAIN:
             return StepResult(self._main, (self._render(self.bundle.start),), "navigate")
         if cb.op == callback.BACK:
-            back = state.back
-            target = back[-1] if back else self.bundle.start
-            new_state = SessionState(target, back[:-1], state.language)
-            return StepResult(new_state, (self._render(target),), "navigate")
+            return self._back(state, "navigate")
         if cb.op == callback.SOURCES and cb.arg in self.bundle.answers:
             return StepResult(state, (self._sources_reply(cb.arg),), "navigate")
         if cb.op == callback.FEEDBACK:
@@ -155,8 +152,7 @@ class Engine:
     def _respond(self, state: SessionState, verdict: Verdict) -> StepResult:
         texts = self.bundle.texts
         if verdict.outcome == "emergency":  # urgent care first, before anything else
-            urgent = Reply(texts[URGENT_TEXTS[verdict.urgent_kind or "medical"]], "urgent")
-            return StepResult(state, (urgent, self._render(self.bundle.start)), "emergency")
+            return StepResult(state, (self._urgent(verdict), self._render(self.bundle.start)), "emergency")
         if verdict.outcome == "greeting":
             return self._greet(state, verdict.reason)
         if verdict.outcome == "answer" and verdict.answer_id:
@@ -172,20 +168,25 @@ class Engine:
         rows += self._render(self.bundle.start).buttons
         return StepResult(state, (Reply(texts[text_key], "menu", buttons=rows),), "out_of_scope")
 
+    def _back(self, state: SessionState, outcome: Outcome) -> StepResult:
+        target = state.back[-1] if state.back else self.bundle.start
+        return StepResult(SessionState(target, state.back[:-1], state.language), (self._render(target),), outcome)
+
+    def _urgent(self, verdict: Verdict) -> Reply:
+        return Reply(self.bundle.texts[URGENT_TEXTS[verdict.urgent_kind or "medical"]], "urgent")
+
     def _group(self, text: str) -> StepResult:
         """In a group only an invitation to a private chat, except that an emergency gets urgent help here."""
         invite = Reply(self.bundle.texts["group_chat"], "group")
         verdict = self.understanding.classify(text) if text.strip() else None
         if verdict is not None and verdict.outcome == "emergency":
-            urgent = Reply(self.bundle.texts[URGENT_TEXTS[verdict.urgent_kind or "medical"]], "urgent")
-            return StepResult(None, (urgent, invite), "emergency", verdict=verdict)
+            return StepResult(None, (self._urgent(verdict), invite), "emergency", verdict=verdict)
         return StepResult(None, (invite,), "group")
 
     def _greet(self, state: SessionState, kind: str | None) -> StepResult:
         """Hello, thanks and goodbye get a fitting reply; typed "menu" and "back" work like the buttons."""
         if kind == "back":
-            target = state.back[-1] if state.back else self.bundle.start
-            return StepResult(SessionState(target, state.back[:-1], state.language), (self._render(target),), "greeting")
+            return self._back(state, "greeting")
         if kind == "menu":
             return StepResult(self._main, (self._render(self.bundle.start),), "greeting")
         if kind in {"thanks", "bye"}:
