@@ -10,7 +10,6 @@ from dataclasses import replace
 
 from bot.content.bundle import Bundle
 from bot.core import callback
-from bot.core.understanding import Understanding, Verdict
 from bot.core.model import (
     MAX_BACK_STACK,
     Button,
@@ -26,6 +25,7 @@ from bot.core.model import (
     StepResult,
     Text,
 )
+from bot.core.understanding import Understanding, Verdict
 
 # Commands shown in Telegram's "/" menu, with their descriptions.
 COMMANDS: tuple[tuple[str, str], ...] = (

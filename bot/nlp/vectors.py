@@ -20,7 +20,14 @@ import numpy as np
 
 from bot.core import classifier
 from bot.core.classifier import LinearClassifier
-from bot.core.semantic import EMERGENCY, EMERGENCY_PREFIX, ORDINARY, Embedder, Example, is_topic_label
+from bot.core.semantic import (
+    EMERGENCY,
+    EMERGENCY_PREFIX,
+    ORDINARY,
+    Embedder,
+    Example,
+    is_topic_label,
+)
 
 log = logging.getLogger(__name__)
 
