@@ -33,6 +33,10 @@ def test_dockerfile_ships_what_the_bot_reads_and_runs_as_non_root() -> None:
     assert 'VOLUME ["/data"]' in dockerfile and "BOT_DB_PATH=/data/bot.sqlite3" in dockerfile
     assert 'CMD ["python", "-m", "bot", "run"]' in dockerfile
     assert "HEALTHCHECK" in dockerfile
+    # The example cache is built into the image by the command `make test` starts with.
+    assert dockerfile.index("RUN python -m bot validate") > dockerfile.index("USER bot") > dockerfile.index("pip install")
+    test_recipe = (REPO / "Makefile").read_text().split("\ntest: install-test\n")[1]
+    assert test_recipe.splitlines()[0].strip() == "$(BIN)/python -m bot validate"
 
 
 def test_dependencies_are_pinned_to_ranges() -> None:
