@@ -19,7 +19,8 @@ def test_answer_reads_at_grade_8_or_below(answer_id: str) -> None:
     assert grade <= MAX_GRADE, f"{answer_id} reads at grade {grade:.1f}; use shorter sentences and words"
 
 
-@pytest.mark.parametrize("key", ["disclaimer", "welcome", "privacy", "urgent_care", "help", "non_text", "group_chat"])
+@pytest.mark.parametrize("key", ["disclaimer", "welcome", "privacy", "urgent_care", "urgent_pregnancy", "urgent_crisis",
+                                 "caution_line", "thanks", "goodbye", "help", "non_text", "group_chat"])
 def test_shared_texts_read_at_grade_8_or_below(key: str) -> None:
     grade = textstat.flesch_kincaid_grade(_BUNDLE.texts[key])
     assert grade <= MAX_GRADE, f"{key} reads at grade {grade:.1f}"
