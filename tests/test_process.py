@@ -66,7 +66,7 @@ def test_terminal_chat_with_piped_input(tmp_path: Path, bundle: Bundle) -> None:
     assert out.startswith("\nHello. I answer common questions")
     assert "What is neonatal hemochromatosis (NH)?" in out
     assert "Is NH genetic or inherited?" in out
-    assert out.index("🚨 If this is happening now, get urgent medical help now") < out.index("Groups in the United Kingdom")
+    assert out.index("🚨 If your baby or child is very unwell right now") < out.index("Groups in the United Kingdom")
     assert "Children's Liver Disease Foundation" in out
     assert out.count("ℹ️ This is general information") == 3  # two answers and the organisation list
     assert "Done. I have deleted everything" in out
