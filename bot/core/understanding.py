@@ -119,6 +119,16 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Signs:
+    """What the editors' safety patterns and danger words find in one message: looked for once."""
+
+    crisis: str | None
+    urgent: str | None
+    general: bool  # reads as a general question ("can NH cause bleeding?")
+    danger: str | None
+
+
+@dataclass(frozen=True)
 class Senses:
     """What reads meaning: the sentence model, the examples' vectors and the classifiers trained on them."""
 
@@ -253,9 +263,9 @@ class Understanding:
         """What `text` means; `context` is the node the person is on, for short follow-ups."""
         cleaned = self.lexicon.clean(text)  # what every pattern below reads
         probe = self.probe(text)
-        verdict = (self._emergency(cleaned, probe) or self._greeting(text, cleaned, probe)
+        signs = self._signs(cleaned)
+        verdict = (self._emergency(cleaned, probe, signs) or self._greeting(text, cleaned, probe)
                    or self._unreadable(text, cleaned) or self._topic(text, cleaned, probe))
-        # The language is told only when asked for (`ask`): replies are in English until translations come.
         clearly_off_topic = verdict.outcome == "out_of_scope" and (
             verdict.reason in {"personal", "hfe", "unreadable"}
             or (verdict.why[:1] == (OFF_TOPIC_MATCH,) and verdict.confidence >= CLEARLY_OFF_TOPIC
@@ -263,22 +273,26 @@ class Understanding:
         if context and verdict.outcome in {"clarify", "out_of_scope"} and not clearly_off_topic:
             verdict = self._follow_up(text, context, verdict)
         if verdict.outcome not in {"emergency", "greeting"} and verdict.reason != "unreadable":
-            verdict = replace(verdict, caution=self._caution(cleaned, probe))
+            verdict = replace(verdict, caution=self._caution(cleaned, probe, signs))
         return verdict
 
-    def _emergency(self, cleaned: str, probe: Probe | None) -> Verdict | None:
+    def _signs(self, cleaned: str) -> Signs:
+        danger = self._danger.search(cleaned) if self._danger else None
+        return Signs(_first(self._crisis, cleaned), _first(self._urgent, cleaned),
+                     _first(self._general, cleaned) is not None, danger.group(0) if danger else None)
+
+    def _emergency(self, cleaned: str, probe: Probe | None, signs: Signs) -> Verdict | None:
         """Crisis and urgent patterns first; then the sentence model, trusted further when a danger
         word ("convulsión", "не дышит", "抽搐") is in the message."""
-        crisis = _first(self._crisis, cleaned)
-        if crisis:
-            return Verdict("emergency", confidence=1.0, why=(crisis,), urgent_kind="crisis")
-        urgent = _first(self._urgent, cleaned)
-        if urgent and not _first(self._general, cleaned):
-            return Verdict("emergency", confidence=1.0, why=(urgent,), urgent_kind=self._urgent_kind(cleaned, probe))
+        if signs.crisis:
+            return Verdict("emergency", confidence=1.0, why=(signs.crisis,), urgent_kind="crisis")
+        if signs.urgent and not signs.general:
+            return Verdict("emergency", confidence=1.0, why=(signs.urgent,),
+                           urgent_kind=self._urgent_kind(cleaned, probe, signs))
         if probe is None or not self._emergency_labels:
             return None
         label, score, margin = self._emergency_margin(probe)
-        danger = self._danger.search(cleaned) if self._danger else None
+        danger = signs.danger
         needed = DANGER_MARGIN if danger else EMERGENCY_MARGIN
         if not danger and self._sure_of_answer(probe):  # the topic classifier's second opinion
             needed += SURE_EMERGENCY_MARGIN
@@ -288,11 +302,11 @@ class Understanding:
         # The safety classifier weighs every example at once: a second, independent reading.
         by_classifier = probe.emergency_odds >= (DANGER_ODDS if danger else EMERGENCY_ODDS)
         if label and (by_example or by_classifier) and enough:
-            kind = self._urgent_kind(cleaned, probe)
+            kind = self._urgent_kind(cleaned, probe, signs)
             why = (f"close to {label.removeprefix(semantic.EMERGENCY_PREFIX)} emergencies", f"margin {margin:+.2f}",
                    f"odds {probe.emergency_odds:+.1f}")
             return Verdict("emergency", confidence=round(score, 3),
-                           why=(*why, f"danger word {danger.group(0)!r}") if danger else why, urgent_kind=kind)
+                           why=(*why, f"danger word {danger!r}") if danger else why, urgent_kind=kind)
         return None
 
     def _emergency_margin(self, probe: Probe) -> tuple[str | None, float, float]:
@@ -305,8 +319,8 @@ class Understanding:
     def _sure_of_answer(self, probe: Probe) -> bool:
         return max((probe.probabilities.get(t, 0.0) for t in self._targets), default=0.0) >= SURE_OF_ANSWER
 
-    def _urgent_kind(self, cleaned: str, probe: Probe | None) -> UrgentKind:
-        if _first(self._crisis, cleaned):
+    def _urgent_kind(self, cleaned: str, probe: Probe | None, signs: Signs) -> UrgentKind:
+        if signs.crisis:
             return "crisis"
         said_pregnant = _first(self._pregnancy, cleaned) is not None
         if _first(self._born, cleaned) and not said_pregnant:
@@ -322,14 +336,14 @@ class Understanding:
             return kind  # type: ignore[return-value]
         return "pregnancy" if said_pregnant else "medical"
 
-    def _caution(self, cleaned: str, probe: Probe | None) -> bool:
+    def _caution(self, cleaned: str, probe: Probe | None, signs: Signs) -> bool:
         """A danger word or sign in what reads as a general question: answer, with a safety-net line."""
-        if _first(self._urgent, cleaned) or _first(self._crisis, cleaned):
+        if signs.urgent or signs.crisis:
             return True
         if probe is None or not self._emergency_labels:
             return False
         label, score, margin = self._emergency_margin(probe)
-        danger = self._danger.search(cleaned) if self._danger else None
+        danger = signs.danger
         caution_label, caution = probe.top([semantic.CAUTION])
         _ordinary, ordinary = probe.top([lb for lb in self._ordinary_labels if lb != semantic.CAUTION])
         # Short questions share words with emergencies ("will it happen again next baby" and "the baby
