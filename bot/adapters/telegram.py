@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -95,8 +96,7 @@ def _group_event(message: Message, text: str | None, bot_username: str | None) -
         addressee = head.partition("@")[2]
         return GroupMention() if not addressee or (mention and addressee == mention[1:]) else None
     if mention and mention in lowered:
-        at = lowered.index(mention)
-        return GroupMention(text[:at] + text[at + len(mention):])
+        return GroupMention(re.sub(re.escape(mention), " ", text, flags=re.IGNORECASE))
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.is_bot and bot_username \
             and (replied.from_user.username or "").lower() == bot_username.lower():
