@@ -484,7 +484,10 @@ class Understanding:
         if probe is not None:
             scores = self._answer_scores(probe, lexical)
             ordered = sorted(scores, key=scores.__getitem__, reverse=True)
-            offered = self._suggest(ordered, scores)[:2] if anchored or scores[ordered[0]] >= ANSWER_SCORE else ()
+            # The reply says "here is the general information I can give": the closest general answers,
+            # when the message is like their examples at all.
+            familiar = probe.best.get(ordered[0], 0.0) >= FAMILIAR
+            offered = self._suggest(ordered, scores)[:2] if anchored or familiar else ()
         else:
             offered = tuple(t for t, s in sorted(lexical.items(), key=lambda kv: -kv[1])
                             if t != OUT_OF_SCOPE and s >= LEXICAL_CLARIFY_SCORE)[:2] if anchored else ()
