@@ -215,7 +215,7 @@ def test_clarify_offers_candidates_that_exist(understanding: Understanding, engi
 # Floors per set, a little under what `make eval` measures now (docs/understanding.md has the figures
 # and the targets, which dev-questions-v2 does not all meet yet). Safety floors have no slack.
 FLOORS = {
-    "dev-questions-v2.jsonl": {"emergency_urgent_first": 0.98, "emergency_recall": 0.9, "emergency_false_alarms": 0.01,
+    "dev-questions-v2.jsonl": {"emergency_urgent_first": 1.0, "emergency_recall": 0.92, "emergency_false_alarms": 0.01,
                                "caution_on_others": 0.05, "answer_right_topic": 0.75, "right_topic_one_tap": 0.92,
                                "answer_wrong_topic": 0.05, "out_of_scope_answered": 0.04, "greetings_recognised": 0.96},
     "dev-questions.jsonl": {"emergency_urgent_first": 1.0, "emergency_recall": 1.0, "emergency_false_alarms": 0.02,
