@@ -126,6 +126,7 @@ class Signs:
     urgent: str | None
     general: bool  # reads as a general question ("can NH cause bleeding?")
     danger: str | None
+    anchored: bool  # names NH or GALD
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,8 @@ class Understanding:
         self._greeting_labels = [label for label in labels
                                  if label.startswith((semantic.GREETING_PREFIX, semantic.NAVIGATION_PREFIX))]
         self._out_labels = [label for label in labels if label.startswith(semantic.OUT_OF_SCOPE_PREFIX)]
+        self._non_greeting_labels = [label for label in labels if label not in self._greeting_labels]
+        self._ordinary_not_caution = [label for label in self._ordinary_labels if label != semantic.CAUTION]
         letters: dict[str, int] = {}
         for example in bundle.examples:
             found = scripts(example.text)
@@ -264,8 +267,8 @@ class Understanding:
         cleaned = self.lexicon.clean(text)  # what every pattern below reads
         probe = self.probe(text)
         signs = self._signs(cleaned)
-        verdict = (self._emergency(cleaned, probe, signs) or self._greeting(text, cleaned, probe)
-                   or self._unreadable(text, cleaned) or self._topic(text, cleaned, probe))
+        verdict = (self._emergency(cleaned, probe, signs) or self._greeting(text, cleaned, probe, signs)
+                   or self._unreadable(text, signs) or self._topic(text, cleaned, probe, signs))
         clearly_off_topic = verdict.outcome == "out_of_scope" and (
             verdict.reason in {"personal", "hfe", "unreadable"}
             or (verdict.why[:1] == (OFF_TOPIC_MATCH,) and verdict.confidence >= CLEARLY_OFF_TOPIC
@@ -279,7 +282,8 @@ class Understanding:
     def _signs(self, cleaned: str) -> Signs:
         danger = self._danger.search(cleaned) if self._danger else None
         return Signs(_first(self._crisis, cleaned), _first(self._urgent, cleaned),
-                     _first(self._general, cleaned) is not None, danger.group(0) if danger else None)
+                     _first(self._general, cleaned) is not None, danger.group(0) if danger else None,
+                     _first(self._anchors, cleaned) is not None)
 
     def _emergency(self, cleaned: str, probe: Probe | None, signs: Signs) -> Verdict | None:
         """Crisis and urgent patterns first; then the sentence model, trusted further when a danger
@@ -345,7 +349,7 @@ class Understanding:
         label, score, margin = self._emergency_margin(probe)
         danger = signs.danger
         caution_label, caution = probe.top([semantic.CAUTION])
-        _ordinary, ordinary = probe.top([lb for lb in self._ordinary_labels if lb != semantic.CAUTION])
+        _ordinary, ordinary = probe.top(self._ordinary_not_caution)
         # Short questions share words with emergencies ("will it happen again next baby" and "the baby
         # is fitting again"): without a danger word, nearness counts only when no answer is clearly meant.
         near = label is not None and (
@@ -356,15 +360,15 @@ class Understanding:
         likely = probe.emergency_odds >= CAUTION_ODDS and word_count(cleaned) >= EMERGENCY_MIN_WORDS
         return near or like_a_caution_example or likely
 
-    def _greeting(self, text: str, cleaned: str, probe: Probe | None) -> Verdict | None:
+    def _greeting(self, text: str, cleaned: str, probe: Probe | None, signs: Signs) -> Verdict | None:
         words = cleaned.split()
-        if _first(self._anchors, cleaned):  # "NH???" is about NH, however short
+        if signs.anchored:  # "NH???" is about NH, however short
             return None
         if text.strip().startswith("/") and len(words) == 1:  # a command typed where a question goes
             return Verdict("greeting", confidence=1.0, why=(text.strip(),), reason="menu")
         if probe is not None and self._greeting_labels and len(words) <= GREETING_MAX_WORDS and _says_something(text):
             label, score = probe.top(self._greeting_labels)
-            _rest, rest = probe.top([lb for lb in probe.best if lb not in self._greeting_labels])
+            _rest, rest = probe.top(self._non_greeting_labels)
             if label and score >= GREETING_FLOOR and score - rest >= GREETING_MARGIN:
                 kind = label.split(":", 1)[1]
                 return Verdict("greeting", confidence=round(score, 3), why=(label,), reason=kind)
@@ -376,17 +380,17 @@ class Understanding:
             return Verdict("greeting", confidence=1.0, why=("greeting",), reason=kind)
         return None
 
-    def _unreadable(self, text: str, cleaned: str) -> Verdict | None:
+    def _unreadable(self, text: str, signs: Signs) -> Verdict | None:
         found = scripts(text)
-        if not found or _first(self._anchors, cleaned):
+        if not found or signs.anchored:
             return None
         main = max(found, key=found.__getitem__)
         if main in self.readable_scripts:
             return None
         return Verdict("out_of_scope", why=(f"{main} script",), reason="unreadable")
 
-    def _topic(self, text: str, cleaned: str, probe: Probe | None) -> Verdict:
-        anchored = _first(self._anchors, cleaned) is not None
+    def _topic(self, text: str, cleaned: str, probe: Probe | None, signs: Signs) -> Verdict:
+        anchored = signs.anchored
         ranked, known, unknown = self.index.rank(text)
         lexical = {s.target: s.score for s in ranked}
 
@@ -500,7 +504,8 @@ class Understanding:
             return alone
         answer = self.bundle.answers[context]
         joined_text = f"{answer.question} {text}"
-        joined = self._topic(joined_text, self.lexicon.clean(joined_text), self.probe(joined_text))
+        joined_clean = self.lexicon.clean(joined_text)
+        joined = self._topic(joined_text, joined_clean, self.probe(joined_text), self._signs(joined_clean))
         if joined.outcome == "answer" and joined.answer_id != context:  # the same answer again helps nobody
             return replace(joined, why=(*joined.why, f"read with {context}"))
         offered = [s for s in (*joined.suggestions, *alone.suggestions, *answer.related) if s != context]
