@@ -105,11 +105,7 @@ def validate(settings: Settings, content: Path | None, flows: Path | None, under
     try:
         bundle, warnings = load_bundle(content or settings.content_dir, flows or settings.flows_dir)
     except ContentError as exc:
-        for problem in exc.problems:
-            print(problem)
-        errors = sum(not p.warning for p in exc.problems)
-        print(f"{errors} error(s), {len(exc.problems) - errors} warning(s)")
-        return 1
+        return _report_failure(exc.problems)
     if understand:
         from bot.app import understanding_for  # noqa: PLC0415
         from bot.content.understanding_checks import check_understanding  # noqa: PLC0415
@@ -118,11 +114,7 @@ def validate(settings: Settings, content: Path | None, flows: Path | None, under
                                     content or settings.content_dir)
         warnings = sorted([*warnings, *found], key=lambda p: (p.path, p.line, p.message))
         if any(not p.warning for p in found):
-            for problem in warnings:
-                print(problem)
-            errors = sum(not p.warning for p in warnings)
-            print(f"{errors} error(s), {len(warnings) - errors} warning(s)")
-            return 1
+            return _report_failure(warnings)
     for problem in warnings:
         print(problem)
     organisations = sum(len(v) for v in bundle.organisations.values())
@@ -132,6 +124,15 @@ def validate(settings: Settings, content: Path | None, flows: Path | None, under
         + (f"; {len(warnings)} warning(s)" if warnings else "")
     )
     return 0
+
+
+def _report_failure(problems: list) -> int:  # noqa: ANN001 - Problem, imported lazily above
+    """Print every problem as path:line: message, then the count; validation failed."""
+    for problem in problems:
+        print(problem)
+    errors = sum(not p.warning for p in problems)
+    print(f"{errors} error(s), {len(problems) - errors} warning(s)")
+    return 1
 
 
 def editor_command(settings: Settings, command: str, args: argparse.Namespace) -> int:
