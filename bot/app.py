@@ -14,6 +14,7 @@ from bot.core.semantic import ExampleSpace
 from bot.core.understanding import Senses, Understanding
 from bot.nlp.embedder import UseEmbedder
 from bot.nlp.vectors import learn
+from bot.readahead import ReadAhead
 from bot.service import ChatService
 from bot.storage import SessionKeyer, SqliteStore
 
@@ -73,4 +74,5 @@ async def open_store(settings: Settings) -> SqliteStore:
 
 async def open_service(settings: Settings, engine: Engine) -> ChatService:
     keyer = SessionKeyer(settings.session_secret())
-    return ChatService(engine, await open_store(settings), keyer, log_unmatched=settings.log_unmatched)
+    return ChatService(engine, await open_store(settings), keyer, log_unmatched=settings.log_unmatched,
+                       read_ahead=ReadAhead())

@@ -14,8 +14,9 @@ import time
 import weakref
 
 from bot.core.engine import Engine
-from bot.core.model import Event, StepResult, Text
+from bot.core.model import Event, GroupMention, StepResult, Text
 from bot.core.scrub import scrub
+from bot.readahead import ReadAhead
 from bot.storage.base import Store
 from bot.storage.keys import SessionKeyer
 
@@ -29,8 +30,10 @@ FAILED = object()  # what _safely returns when the database did not answer
 
 
 class ChatService:
-    def __init__(self, engine: Engine, store: Store, keyer: SessionKeyer, log_unmatched: bool = False) -> None:
+    def __init__(self, engine: Engine, store: Store, keyer: SessionKeyer, log_unmatched: bool = False,
+                 read_ahead: ReadAhead | None = None) -> None:
         self.engine = engine
+        self.read_ahead = read_ahead
         self.store = store
         self.keyer = keyer
         self.log_unmatched = log_unmatched
@@ -40,6 +43,8 @@ class ChatService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def handle(self, channel: str, chat_id: int | str, event: Event) -> StepResult:
+        if self.read_ahead is not None and isinstance(event, Text | GroupMention) and event.text.strip():
+            await self.read_ahead.read(self.engine.understanding, event.text)
         key = self.keyer.key(channel, chat_id)
         lock = self._locks.get(key)
         if lock is None:

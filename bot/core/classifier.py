@@ -28,10 +28,15 @@ class LinearClassifier:
     scale: float = SCALE
 
     def probabilities(self, vector: np.ndarray) -> dict[str, float]:
-        logits = (vector.astype(np.float64) @ self.weights) * self.scale + self.bias
-        logits -= logits.max()
+        return self.probabilities_of_rows(vector.reshape(1, -1))[0]
+
+    def probabilities_of_rows(self, vectors: np.ndarray) -> list[dict[str, float]]:
+        """One message per row: one matrix product for a batch of messages."""
+        logits = (vectors.astype(np.float64) @ self.weights) * self.scale + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return dict(zip(self.labels, (exp / exp.sum()).tolist(), strict=True))
+        shares = exp / exp.sum(axis=1, keepdims=True)
+        return [dict(zip(self.labels, row, strict=True)) for row in shares.tolist()]
 
 
 def train(vectors: np.ndarray, labels: Sequence[str], scale: float = SCALE, l2: float = L2,

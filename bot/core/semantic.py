@@ -69,15 +69,15 @@ class ExampleSpace:
         return len(self.examples)
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
-        return self.vectors @ query
+        """Of one query vector to every example; of a (queries, dimensions) matrix, one row per query."""
+        return query @ self.vectors.T
 
     def best(self, similarities: np.ndarray, top: int = 1) -> dict[str, float]:
         """Per label, the mean similarity of its `top` closest examples (one stray example weighs less)."""
         if not len(self.examples):
             return {}
         if top == 1:
-            peaks = np.maximum.reduceat(similarities, self._starts)
-            return dict(zip(self.labels, peaks.tolist(), strict=True))
+            return self.best_of_rows(similarities.reshape(1, -1))[0]
         ends = [*self._starts[1:].tolist(), len(similarities)]
         out = {}
         for label, start, end in zip(self.labels, self._starts.tolist(), ends, strict=True):
@@ -85,6 +85,13 @@ class ExampleSpace:
             k = min(top, len(part))
             out[label] = float(np.partition(part, len(part) - k)[len(part) - k:].mean())
         return out
+
+    def best_of_rows(self, similarities: np.ndarray) -> list[dict[str, float]]:
+        """`best` with `top` 1 for each row of a (queries, examples) matrix."""
+        if not len(self.examples):
+            return [{} for _ in similarities]
+        peaks = np.maximum.reduceat(similarities, self._starts, axis=1)
+        return [dict(zip(self.labels, row, strict=True)) for row in peaks.tolist()]
 
     def nearest(self, similarities: np.ndarray, count: int = 5) -> list[tuple[float, Example]]:
         if not len(self.examples):
