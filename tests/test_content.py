@@ -316,6 +316,12 @@ def test_a_pattern_that_fires_on_a_not_emergency_check_is_an_error(ws: Workspace
     ws.assert_problem("safety.yaml", '"\\\\b(floppy|limp)\\\\b"', "fires on 'my baby has gone limp and grey'")
 
 
+def test_a_danger_word_under_two_kinds_is_an_error(ws: Workspace) -> None:
+    ws.edit("safety.yaml", '    any:\n', '    any:\n      - "jerking"\n')
+    ws.assert_problem("safety.yaml", '      - "jerking"', "danger word 'jerking' is listed under both 'medical' and 'any'",
+                      after="    any:")
+
+
 def test_a_pattern_with_no_check_message_is_a_warning(ws: Workspace) -> None:
     ws.edit("safety.yaml", '      - "I took an overdose"\n', "")
     _bundle, warnings = load_bundle(ws.content, ws.flows)

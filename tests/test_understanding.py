@@ -139,6 +139,17 @@ def test_reduced_movements_in_pregnancy_are_a_pregnancy_emergency(understanding:
     assert (verdict.outcome, verdict.urgent_kind) == ("emergency", "pregnancy"), verdict
 
 
+@pytest.mark.parametrize(("text", "kind"), [
+    ("our newborn keeps jerking on one side for a minute at a time, three times now", "medical"),
+    ("i have been cutting myself every night since the funeral", "crisis"),
+    ("my waters have broken and I am only 30 weeks", "pregnancy"),
+    ("she did not wake up for her feed and she feels very cold", "medical"),
+])
+def test_a_danger_word_of_one_kind_chooses_the_urgent_text(understanding: Understanding, text: str, kind: str) -> None:
+    verdict = understanding.classify(text)
+    assert (verdict.outcome, verdict.urgent_kind) == ("emergency", kind), verdict
+
+
 def test_a_danger_word_in_a_general_question_gets_caution_not_an_alarm(understanding: Understanding) -> None:
     for text in ("can NH make a baby bleed?", "what signs after the transplant mean we should call an ambulance?"):
         verdict = understanding.classify(text)

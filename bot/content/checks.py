@@ -7,7 +7,7 @@ import re
 from collections import deque
 
 from bot.content.loader import Loaded, Located, build
-from bot.content.models import MAX_LABEL_CHARS
+from bot.content.models import MAX_LABEL_CHARS, DangerWords
 from bot.content.problems import Problem, did_you_mean
 from bot.core import callback
 from bot.core.engine import Engine, compose_answer
@@ -132,6 +132,7 @@ def check(loaded: Loaded) -> list[Problem]:
     _check_example_files(loaded, known, error, warn)
     _check_safety_patterns(loaded, error, warn)
     _check_word_lists(loaded, error)
+    _check_danger_words(loaded, error)
     if problems:
         return problems
 
@@ -255,6 +256,22 @@ def _check_word_lists(loaded: Loaded, error) -> None:  # noqa: ANN001
             error(language, language.line("stopwords", j),
                   f"stopword {word!r} is also a word for the concept {meaning[fold(word)]!r}: the concept wins, "
                   "so the stopword does nothing; remove one of them")
+
+
+def _check_danger_words(loaded: Loaded, error) -> None:  # noqa: ANN001
+    """A danger word says one kind of help: listed under two kinds, the message would get neither's text."""
+    safety = loaded.safety
+    for language, words in safety.model.danger_words.items():
+        if not isinstance(words, DangerWords):
+            continue
+        first_kind: dict[str, str] = {}
+        for kind, listed in words.by_kind().items():
+            for j, word in enumerate(listed):
+                earlier = first_kind.setdefault(fold(word), kind)
+                if earlier != kind:
+                    error(safety, safety.line("danger_words", language, kind, j),
+                          f"danger word {word!r} is listed under both {earlier!r} and {kind!r}: "
+                          "keep it under one (`any` when it can mean either)")
 
 
 def _example_lists(model):  # noqa: ANN001, ANN202

@@ -265,15 +265,40 @@ class SafetyChecks(Strict):
     not_emergency: Messages = Field(default_factory=list)
 
 
+class DangerWords(Strict):
+    """One language's danger words, by the help they call for. A word of one kind also decides
+    which urgent text a message gets (a word for a fit: the medical one, even when the sentence
+    model finds it closest to a crisis example)."""
+
+    medical: list[Word] = Field(default_factory=list)  # a baby, child or adult in physical danger now
+    pregnancy: list[Word] = Field(default_factory=list)  # signs only a pregnancy has (waters, kicks)
+    crisis: list[Word] = Field(default_factory=list)  # suicide, self-harm, a plan
+    any: list[Word] = Field(default_factory=list)  # danger of any kind ("ambulance", "overdose")
+
+    def by_kind(self) -> dict[str, list[str]]:
+        return {"medical": self.medical, "pregnancy": self.pregnancy, "crisis": self.crisis, "any": self.any}
+
+
 class SafetyFile(Strict):
     crisis: list[Pattern] = Field(min_length=1)
     urgent: list[Pattern] = Field(min_length=1)
     general_question: list[Pattern] = Field(default_factory=list)
     pregnancy: list[Pattern] = Field(default_factory=list)
     born: list[Pattern] = Field(default_factory=list)
-    # language code -> words or word beginnings that may mean danger now, matched on folded text
-    danger_words: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")], list[Word]] = Field(default_factory=dict)
+    # language code -> words or word beginnings that may mean danger now, matched on folded text:
+    # by kind, or a plain list (kind `any`)
+    danger_words: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")], DangerWords | list[Word]] = \
+        Field(default_factory=dict)
     checks: SafetyChecks = Field(default_factory=SafetyChecks)
+
+    def danger_words_by_kind(self) -> dict[str, list[str]]:
+        """Every language's danger words, by kind (`medical`, `pregnancy`, `crisis`, `any`)."""
+        kinds: dict[str, list[str]] = {"medical": [], "pregnancy": [], "crisis": [], "any": []}
+        for words in self.danger_words.values():
+            listed = words.by_kind() if isinstance(words, DangerWords) else {"any": words}
+            for kind, found in listed.items():
+                kinds[kind] += found
+        return kinds
 
 
 class ButtonSpec(Strict):

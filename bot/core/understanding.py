@@ -53,6 +53,7 @@ EMERGENCY_MIN_WORDS = 4  # fewer words, and the model alone is not enough: a dan
 SURE_OF_ANSWER = 0.6  # the topic classifier this sure of one answer is a second opinion against...
 SURE_EMERGENCY_MARGIN = 0.05  # ...so an emergency example then needs this much more lead
 PREGNANCY_MARGIN = 0.05  # a pregnancy emergency with no pregnancy word must be this much closer
+KIND_OVERRULES_WORD = 0.1  # how much closer another kind's examples must be to overrule a danger word's kind
 
 # Caution (a safety-net line before the reply): near an emergency example without a clear answer,
 # a danger word with an emergency example nearby, a caution example closest, or the safety classifier.
@@ -133,6 +134,7 @@ class Signs:
     general: bool  # reads as a general question ("can NH cause bleeding?")
     danger: str | None
     anchored: bool  # names NH or GALD
+    danger_kinds: frozenset[str] = frozenset()  # the kinds of the danger words found (`any` left out)
 
 
 @dataclass(frozen=True)
@@ -149,17 +151,16 @@ def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-def _danger_pattern(words: dict[str, list[str]]) -> re.Pattern[str] | None:
-    """One pattern for every language's danger words: at a word's start, or anywhere in scripts
+def _danger_pattern(words: list[str]) -> re.Pattern[str] | None:
+    """One pattern for danger words of every language: at a word's start, or anywhere in scripts
     written without spaces (Chinese, Japanese, Thai)."""
     beginnings, whole, unspaced = set(), set(), set()
-    for listed in words.values():
-        for word in listed:
-            folded = fold(word)
-            if scripts(folded).keys() & {"han", "kana", "thai"}:
-                unspaced.add(folded)
-            elif folded:  # a short stem ("blu") would start other languages' words ("blue"): whole words only
-                (whole if len(folded) <= SHORT_DANGER_WORD else beginnings).add(folded)
+    for word in words:
+        folded = fold(word)
+        if scripts(folded).keys() & {"han", "kana", "thai"}:
+            unspaced.add(folded)
+        elif folded:  # a short stem ("blu") would start other languages' words ("blue"): whole words only
+            (whole if len(folded) <= SHORT_DANGER_WORD else beginnings).add(folded)
 
     def alternatives(found: set[str]) -> str:
         return "|".join(map(re.escape, sorted(found, key=len, reverse=True)))
@@ -213,7 +214,10 @@ class Understanding:
         self._general = _compile(bundle.safety.general_question)
         self._pregnancy = _compile(bundle.safety.pregnancy)
         self._born = _compile(bundle.safety.born)
-        self._danger = _danger_pattern(bundle.safety.danger_words)
+        danger_words = bundle.safety.danger_words_by_kind()
+        self._danger = _danger_pattern([word for words in danger_words.values() for word in words])
+        self._danger_kinds = {kind: pattern for kind, words in danger_words.items()
+                              if kind != "any" and (pattern := _danger_pattern(words)) is not None}
         self._anchors = _compile(bundle.scope.anchors)
         self._personal = _compile(bundle.scope.personal)
         self._hfe = _compile(bundle.scope.hfe.patterns)
@@ -317,9 +321,11 @@ class Understanding:
 
     def _signs(self, cleaned: str) -> Signs:
         danger = self._danger.search(cleaned) if self._danger else None
+        kinds = frozenset(kind for kind, pattern in self._danger_kinds.items() if pattern.search(cleaned)) \
+            if danger else frozenset()
         return Signs(_first(self._crisis, cleaned), _first(self._urgent, cleaned),
                      _first(self._general, cleaned) is not None, danger.group(0) if danger else None,
-                     _first(self._anchors, cleaned) is not None)
+                     _first(self._anchors, cleaned) is not None, kinds)
 
     def _emergency(self, cleaned: str, probe: Probe | None, signs: Signs) -> Verdict | None:
         """Crisis and urgent patterns first; then the sentence model, trusted further when a danger
@@ -363,18 +369,43 @@ class Understanding:
         if signs.crisis:
             return "crisis"
         said_pregnant = _first(self._pregnancy, cleaned) is not None
+        kind = self._closest_kind(cleaned, probe, said_pregnant, ("medical", "pregnancy", "crisis"))
+        # A danger word of one kind ("jerking", "suicidal") says which help is needed, unless the closest
+        # examples of another kind are clearly closer.
+        words = signs.danger_kinds
+        if words == {"crisis"} and kind != "crisis" and not self._kind_leads(probe, kind, "crisis"):
+            return "crisis"
+        if words and "crisis" not in words:
+            if "pregnancy" in words and not _first(self._born, cleaned):
+                return "pregnancy"  # waters, contractions, kicks: only a pregnancy has them
+            if kind == "crisis" and not self._kind_leads(probe, "crisis", "medical"):
+                return self._closest_kind(cleaned, probe, said_pregnant, ("medical", "pregnancy"))
+        return kind
+
+    def _closest_kind(self, cleaned: str, probe: Probe | None, said_pregnant: bool,
+                      kinds: tuple[str, ...]) -> UrgentKind:
         if _first(self._born, cleaned) and not said_pregnant:
             return "medical"
-        if probe is not None and self._emergency_labels:
-            label, _score = probe.top(self._emergency_labels)
-            kind = label.removeprefix(semantic.EMERGENCY_PREFIX) if label else "medical"
-            if kind == "pregnancy" and not said_pregnant:
-                # "barely moving" is about a baby in a cot as often as in the womb: the model must be sure.
-                pregnancy = probe.best.get(semantic.EMERGENCY_PREFIX + "pregnancy", 0.0)
-                medical = probe.best.get(semantic.EMERGENCY_PREFIX + "medical", 0.0)
-                kind = "pregnancy" if pregnancy - medical >= PREGNANCY_MARGIN else "medical"
-            return kind  # type: ignore[return-value]
-        return "pregnancy" if said_pregnant else "medical"
+        labels = [semantic.EMERGENCY_PREFIX + kind for kind in kinds]
+        if probe is None or not set(labels) & set(self._emergency_labels):
+            return "pregnancy" if said_pregnant else "medical"
+        label, _score = probe.top(labels)
+        kind = label.removeprefix(semantic.EMERGENCY_PREFIX) if label else "medical"
+        if kind == "pregnancy" and not said_pregnant:
+            # "barely moving" is about a baby in a cot as often as in the womb: the model must be sure.
+            pregnancy = probe.best.get(semantic.EMERGENCY_PREFIX + "pregnancy", 0.0)
+            medical = probe.best.get(semantic.EMERGENCY_PREFIX + "medical", 0.0)
+            kind = "pregnancy" if pregnancy - medical >= PREGNANCY_MARGIN else "medical"
+        return kind  # type: ignore[return-value]
+
+    @staticmethod
+    def _kind_leads(probe: Probe | None, kind: str, other: str) -> bool:
+        """Are `kind`'s closest emergency examples clearly closer than `other`'s?"""
+        if probe is None:
+            return False
+        best = probe.best
+        return best.get(semantic.EMERGENCY_PREFIX + kind, 0.0) - best.get(semantic.EMERGENCY_PREFIX + other, 0.0) \
+            >= KIND_OVERRULES_WORD
 
     def _caution(self, cleaned: str, probe: Probe | None, signs: Signs) -> bool:
         """A danger word or sign in what reads as a general question: answer, with a safety-net line."""
