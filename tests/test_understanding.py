@@ -157,6 +157,21 @@ def test_a_danger_word_in_a_general_question_gets_caution_not_an_alarm(understan
     assert not understanding.classify("what causes NH?").caution
 
 
+# Written for these tests; a danger word ("sangra", "convulsi") alone made each an emergency.
+GENERAL_QUESTIONS_BY_LANGUAGE = {
+    "es": "¿es normal que los bebés con HN sangren por el ombligo?", "pt": "por que bebês com GALD sangram tanto?",
+    "fr": "pourquoi les bébés atteints d'HN saignent-ils ?", "de": "warum bluten Babys mit NH so leicht?",
+    "it": "la EN può causare convulsioni nei neonati?", "pl": "jakie są objawy krwawienia przy NH?",
+}
+
+
+@pytest.mark.parametrize("language", sorted(GENERAL_QUESTIONS_BY_LANGUAGE))
+def test_a_general_question_about_a_danger_sign_is_no_alarm_in_any_language(
+    understanding: Understanding, language: str
+) -> None:
+    assert understanding.classify(GENERAL_QUESTIONS_BY_LANGUAGE[language]).outcome != "emergency"
+
+
 @pytest.mark.parametrize("text", ORDINARY)
 def test_ordinary_questions_are_not_emergencies(understanding: Understanding, text: str) -> None:
     assert understanding.classify(text).outcome != "emergency"
