@@ -47,7 +47,7 @@ EMERGENCY_MARGIN = 0.0
 EMERGENCY_FLOOR = 0.5
 DANGER_MARGIN = -0.06
 # Emergency, by the safety classifier: its log-odds, alone and with a danger word.
-EMERGENCY_ODDS = 1.5
+EMERGENCY_ODDS = 2.5
 DANGER_ODDS = -1.5
 EMERGENCY_MIN_WORDS = 4  # fewer words, and the model alone is not enough: a danger word or pattern is
 SURE_OF_ANSWER = 0.6  # the topic classifier this sure of one answer is a second opinion against...
