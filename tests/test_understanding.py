@@ -332,3 +332,17 @@ def test_a_blank_line_or_a_bare_number_is_no_greeting(understanding: Understandi
     for text in ("", "   ", "123", "42!"):
         assert understanding.classify(text).outcome != "greeting", text
     assert understanding.classify("🙂").outcome == "greeting"
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("thanks so much for explaining all of this, I feel a little calmer tonight", "thanks"),
+    ("muchas gracias, me ha ayudado mucho a entender lo que nos dijeron", "thanks"),
+])
+def test_a_longer_thanks_or_goodbye_is_still_a_greeting(understanding: Understanding, text: str, kind: str) -> None:
+    verdict = understanding.classify(text)
+    assert (verdict.outcome, verdict.reason) == ("greeting", kind), verdict
+
+
+def test_thanks_with_a_question_gets_the_answer(understanding: Understanding) -> None:
+    verdict = understanding.classify("thank you for that, and is it something we could pass on to our children?")
+    assert verdict.outcome != "greeting", verdict

@@ -67,6 +67,8 @@ CAUTION_ODDS = 0.0
 GREETING_MAX_WORDS = 6
 GREETING_FLOOR = 0.55
 GREETING_MARGIN = 0.05
+PARTING_MAX_WORDS = 16  # thanks and goodbyes may be longer, with a clearer lead and no question mark
+PARTING_MARGIN = 0.15
 
 # Topics: the topic classifier's probability for a topic plus a share of its best lexical score.
 LEXICAL_SHARE = 0.5
@@ -171,6 +173,7 @@ def _danger_pattern(words: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts)) if parts else None
 
 
+_QUESTION_MARK = re.compile(r"[?？؟¿]")
 _REPEATS = re.compile(r"\b(\w+)(?:\W+\1\b)+", re.IGNORECASE)
 
 
@@ -433,11 +436,16 @@ class Understanding:
             return None
         if text.strip().startswith("/") and len(words) == 1:  # a command typed where a question goes
             return Verdict("greeting", confidence=1.0, why=(text.strip(),), reason="menu")
-        if probe is not None and self._greeting_labels and len(words) <= GREETING_MAX_WORDS and _says_something(text):
+        if probe is not None and self._greeting_labels and _says_something(text):
             label, score = probe.top(self._greeting_labels)
             _rest, rest = probe.top(self._non_greeting_labels)
-            if label and score >= GREETING_FLOOR and score - rest >= GREETING_MARGIN:
-                kind = label.split(":", 1)[1]
+            kind = label.split(":", 1)[1] if label else ""
+            short = len(words) <= GREETING_MAX_WORDS and score - rest >= GREETING_MARGIN
+            # Thanks and goodbyes run longer ("thank you so much, that helped more than the leaflet"):
+            # a clear lead and no question will do.
+            parting = kind in {"thanks", "bye"} and len(words) <= PARTING_MAX_WORDS \
+                and score - rest >= PARTING_MARGIN and not _QUESTION_MARK.search(text)
+            if label and score >= GREETING_FLOOR and (short or parting):
                 return Verdict("greeting", confidence=round(score, 3), why=(label,), reason=kind)
         if self.lexicon.is_greeting(text):
             kind = "menu" if {"menu", "start"} & set(words) else "hello"
