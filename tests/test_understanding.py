@@ -97,6 +97,10 @@ ORDINARY = [
     "why do babies with nh bleed easily", "what is an exchange transfusion", "what happens if the baby is very ill",
     "is it dangerous", "is NH a medical emergency?", "blue book for nh parents",
     "will my baby be ok long term", "how serious is gald",
+    # Bereaved parents speak of death in ordinary ways: support, not the crisis text.
+    "our daughter died of NH in the spring and we buried her last week. who can we talk to?",
+    "it would have been his first birthday today and I can't stop crying. is there a group for parents like us?",
+    "we said goodbye to him in the NICU on sunday",
 ]
 
 

@@ -93,6 +93,21 @@ class ExampleSpace:
         peaks = np.maximum.reduceat(similarities, self._starts, axis=1)
         return [dict(zip(self.labels, row, strict=True)) for row in peaks.tolist()]
 
+    def top_mean_of_rows(self, similarities: np.ndarray, labels: Sequence[str], top: int) -> list[dict[str, float]]:
+        """For each row of a (queries, examples) matrix, per label in `labels`, the mean similarity of
+        its `top` closest examples."""
+        out: list[dict[str, float]] = [{} for _ in similarities]
+        ends = [*self._starts[1:].tolist(), similarities.shape[1]]
+        for label, start, end in zip(self.labels, self._starts.tolist(), ends, strict=True):
+            if label not in labels:
+                continue
+            part = similarities[:, start:end]
+            k = min(top, part.shape[1])
+            means = np.partition(part, part.shape[1] - k, axis=1)[:, part.shape[1] - k:].mean(axis=1)
+            for row, value in zip(out, means.tolist(), strict=True):
+                row[label] = value
+        return out
+
     def nearest(self, similarities: np.ndarray, count: int = 5) -> list[tuple[float, Example]]:
         if not len(self.examples):
             return []

@@ -45,6 +45,7 @@ OFF_TOPIC_MATCH = "close to off-topic examples"
 # one, and this close at all; with a danger word in the message, a lower lead will do.
 EMERGENCY_MARGIN = 0.0
 EMERGENCY_FLOOR = 0.5
+EMERGENCY_EXAMPLES = 2  # an emergency kind's closeness: the mean of its this many closest examples
 DANGER_MARGIN = -0.06
 # Emergency, by the safety classifier: its log-odds, alone and with a danger word.
 EMERGENCY_ODDS = 2.5
@@ -286,7 +287,13 @@ class Understanding:
     def _probes(self, texts: Sequence[str]) -> list[Probe]:
         assert self.space is not None and self.senses is not None
         vectors = self.senses.embedder.encode([_for_embedding(_unshouted(text)) for text in texts])
-        best = self.space.best_of_rows(self.space.similarities(vectors))
+        similarities = self.space.similarities(vectors)
+        best = self.space.best_of_rows(similarities)
+        # An emergency kind is as close as its two closest examples: one short stray example ("ich will
+        # zu meinem baby") was as close to "is my next baby going to have gald" as any question.
+        for row, emergency in zip(best, self.space.top_mean_of_rows(similarities, self._emergency_labels,
+                                                                    EMERGENCY_EXAMPLES), strict=True):
+            row.update(emergency)
         topics = self.senses.classifier.probabilities_of_rows(vectors)
         safety = self.senses.safety.probabilities_of_rows(vectors)
         return [Probe(near, shares, _log_odds(danger[semantic.EMERGENCY]))
