@@ -43,6 +43,8 @@ class Settings:
     reload_watch: bool = False
     http_client: str = "aiohttp"
     cache_dir: Path | None = None  # example vectors per content version; None: beside the database
+    db_busy_timeout_ms: int = 500  # how long one statement waits for another process's lock
+    db_start_wait_seconds: int = 60  # how long start-up waits for a database it cannot open, then exits 1
 
     @property
     def vector_cache_dir(self) -> Path:
@@ -80,6 +82,9 @@ class Settings:
             reload_watch=(get("BOT_RELOAD_WATCH") or "0").lower() in {"1", "true", "yes", "on"},
             http_client=_choice("BOT_HTTP", get("BOT_HTTP"), ("aiohttp", "httpx")),
             cache_dir=Path(cache) if (cache := get("BOT_CACHE_DIR")) else None,
+            db_busy_timeout_ms=_positive_int("BOT_DB_BUSY_TIMEOUT_MS", get("BOT_DB_BUSY_TIMEOUT_MS"), 500, "milliseconds"),
+            db_start_wait_seconds=_positive_int("BOT_DB_START_WAIT_SECONDS", get("BOT_DB_START_WAIT_SECONDS"), 60,
+                                                "seconds"),
         )
 
     def require_token(self) -> str:
@@ -120,13 +125,13 @@ class Settings:
         return value.encode()
 
 
-def _positive_int(name: str, value: str | None, default: int) -> int:
+def _positive_int(name: str, value: str | None, default: int, unit: str = "days") -> int:
     if value is None:
         return default
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number of days, not {value!r}") from None
+        raise ConfigError(f"{name} must be a whole number of {unit}, not {value!r}") from None
     if number < 1:
         raise ConfigError(f"{name} must be at least 1")
     return number

@@ -276,8 +276,9 @@ async def run(app: Application, adapter, stop: asyncio.Event, timeout: float = P
             return None, frozenset()  # without the database: Telegram's own confirmation is all we have
 
     async def save_progress(last: int, done: frozenset[int]) -> None:
-        with contextlib.suppress(*STORAGE_ERRORS):
-            await adapter.service.store.set_progress(last, done)
+        # Through the service's guard: while the database is locked, progress waits with the replies'
+        # writes instead of taking aiosqlite's one thread for a busy timeout at every step.
+        await adapter.service.safely(adapter.service.store.set_progress, last, done)
 
     async with app:
         await adapter.post_init(app)

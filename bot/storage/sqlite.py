@@ -100,6 +100,9 @@ PRIVACY_PHRASES: dict[str, str] = {
 COUNT_FLUSH_SECONDS = 1.0
 COUNT_ROWS_PER_STATEMENT = 200  # 800 parameters: within SQLite's limit even on old builds (999)
 SESSION_COLUMNS = ("key", "node", "back_stack", "language", "created_at", "updated_at")
+# How long one statement waits for another process's lock. Short: a reply is not held up by a
+# locked database (it is answered from the content), and our own statements never overlap.
+BUSY_TIMEOUT_MS = 500
 
 
 def today(now: float | None = None) -> str:
@@ -115,7 +118,7 @@ class SqliteStore:
         self._counts_flushed_at = time.monotonic()
 
     @classmethod
-    async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = 5000) -> SqliteStore:
+    async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> SqliteStore:
         """Open (creating if needed). A corrupt file is moved aside, with a log line, and a new one made."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,10 +140,11 @@ class SqliteStore:
         # Autocommit, and every write is one statement: its own transaction, one trip to aiosqlite's
         # thread. Chats are handled at the same time over this one connection, so a transaction
         # spanning several awaits would take in other chats' statements (or meet a second BEGIN).
-        db = await aiosqlite.connect(path, isolation_level=None)
+        # The busy timeout from the first statement on (sqlite3's own default is 5 s).
+        db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
             await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             # Deleted rows are overwritten, so /forget leaves no readable trace in the file.
             await db.execute("PRAGMA secure_delete=ON")
@@ -211,11 +215,14 @@ class SqliteStore:
 
         Added up in memory and written when COUNT_FLUSH_SECONDS have passed, so a busy bot
         writes its counts about once a second rather than once per update."""
+        self.add_counts(items, now)
+        if time.monotonic() - self._counts_flushed_at >= COUNT_FLUSH_SECONDS:
+            await self.flush_counts()
+
+    def add_counts(self, items: Iterable[tuple[str, str]], now: float | None = None) -> None:
         day = today(now)
         for metric, item in items:
             self._pending_counts[(day, metric, item)] += 1
-        if time.monotonic() - self._counts_flushed_at >= COUNT_FLUSH_SECONDS:
-            await self.flush_counts()
 
     async def _uncount(self, metric: str, item: str, now: float | None = None) -> None:
         """Take one back from today's count (a changed rating), whether or not it was written yet."""
