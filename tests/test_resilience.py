@@ -247,3 +247,28 @@ async def test_start_up_with_a_locked_database_polls_and_answers(tmp_path, fake_
     assert code == 0, logs
     assert max(waits) < REPLY_BOUND_SECONDS
     assert "could not purge expired data at start-up (OperationalError: database is locked)" in logs
+
+
+# --- 4. a passing fault when acknowledging a button press --------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "description", "delay"), [
+    (502, "Bad Gateway", 0.0), (500, "Internal Server Error", 0.0), (429, "Too Many Requests: retry after 1", 0.0),
+    (500, "too slow", 1.5),  # longer than the read timeout: a timeout
+])
+async def test_a_fault_on_answer_callback_query_does_not_lose_the_press(
+    fake_api: FakeBotApi, settings: Settings, status: int, description: str, delay: float
+) -> None:
+    person = Person(fake_api, 8600)
+    async with running_bot(fake_api, settings, read_timeout=0.5):
+        (welcome,) = await person.say("/start")
+        fake_api.fail_next("answerCallbackQuery", status, description, delay=delay,
+                           parameters={"retry_after": 1} if status == 429 else None)
+        started = time.monotonic()
+        (topic,) = await person.tap("What causes it?", on=welcome)
+        took = time.monotonic() - started
+        await eventually(lambda: len(fake_api.calls_to("answerCallbackQuery")) == 2)  # the failed try, the good one
+    assert topic.buttons and "Was it something I did?" in [label for label, _ in topic.buttons], topic.text
+    print(f"answerCallbackQuery {status} {description!r}: lost 0, doubled 0, answered in {took:.2f} s")
+    assert sorted(bool(c.result) for c in fake_api.calls_to("answerCallbackQuery")) == [False, True], "tried again"
+    assert len(fake_api.outgoing(person.chat_id)) == 2, "not doubled"
