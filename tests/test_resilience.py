@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -272,3 +273,61 @@ async def test_a_fault_on_answer_callback_query_does_not_lose_the_press(
     print(f"answerCallbackQuery {status} {description!r}: lost 0, doubled 0, answered in {took:.2f} s")
     assert sorted(bool(c.result) for c in fake_api.calls_to("answerCallbackQuery")) == [False, True], "tried again"
     assert len(fake_api.outgoing(person.chat_id)) == 2, "not doubled"
+
+
+# --- 7. /healthz checks the database for real ---------------------------------------------------------
+
+
+async def test_health_is_503_when_the_database_is_locked_or_deleted(
+    tmp_path, engine, settings: Settings  # noqa: ANN001
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer  # noqa: PLC0415
+
+    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
+    from bot.adapters.webhook import web_app  # noqa: PLC0415
+    from bot.service import ChatService  # noqa: PLC0415
+    from bot.storage import SessionKeyer  # noqa: PLC0415
+
+    path = tmp_path / "bot.sqlite3"
+    adapter = TelegramAdapter(lambda: None)
+    adapter.service = ChatService(engine, await SqliteStore.open(path), SessionKeyer(b"health-test-secret-0123456789"))
+    app = adapter.build(settings.token, "http://127.0.0.1:9/bot", updater=None)
+    try:
+        async with TestClient(TestServer(web_app(app, adapter, "/hook", "secret"))) as client:
+            assert (await client.get("/healthz")).status == 200
+            holder = hold_lock(path, "writer")
+            try:
+                started = time.monotonic()
+                locked = await client.get("/healthz")
+                took = time.monotonic() - started
+            finally:
+                holder.rollback()
+                holder.close()
+            assert locked.status == 503 and took < 2, "locked: unhealthy, and said so quickly"
+            assert (await client.get("/healthz")).status == 200, "healthy again once the lock is gone"
+            for part in ("", "-wal", "-shm"):
+                Path(f"{path}{part}").unlink(missing_ok=True)
+            assert (await client.get("/healthz")).status == 503, "deleted"
+    finally:
+        await adapter.service.store.close()
+
+
+# --- 8. /forget leaves no bytes behind -----------------------------------------------------------------
+
+
+async def test_forget_leaves_no_trace_in_the_database_or_its_wal_while_running(
+    fake_api: FakeBotApi, settings: Settings
+) -> None:
+    person = Person(fake_api, 8800)
+    async with running_bot(fake_api, settings) as adapter:
+        key = adapter.service.keyer.key("tg", person.chat_id).encode()
+        await person.say("/start cause")
+        await eventually(lambda: key in _file_bytes(settings.db_path))  # stored: the scan can see it
+        await person.say("/forget")
+        left = _file_bytes(settings.db_path).count(key)  # the bot is still running
+        await Person(fake_api, 8801).say("/start")  # and it goes on working
+    assert left == 0, f"the session key is still in the files {left} times after /forget answered"
+
+
+def _file_bytes(path) -> bytes:  # noqa: ANN001
+    return b"".join(Path(f"{path}{part}").read_bytes() for part in ("", "-wal") if Path(f"{path}{part}").exists())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -116,6 +117,7 @@ class SqliteStore:
         self.ttl_days = ttl_days
         self._pending_counts: Counter[tuple[str, str, str]] = Counter()
         self._counts_flushed_at = time.monotonic()
+        self._inode = os.stat(path).st_ino
 
     @classmethod
     async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> SqliteStore:
@@ -191,7 +193,15 @@ class SqliteStore:
         cursor = await self._db.execute("DELETE FROM sessions WHERE key = ?", (key,))
         removed = cursor.rowcount
         cursor = await self._db.execute("DELETE FROM feedback WHERE key = ?", (key,))
-        return removed + cursor.rowcount
+        removed += cursor.rowcount
+        # secure_delete overwrites the row, but in WAL mode the overwriting page goes to the WAL,
+        # and the row stays readable in the main file and in older WAL frames until a checkpoint.
+        # Checkpoint now and truncate the WAL, so the bytes are gone when /forget answers.
+        rows = await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        if rows and next(iter(rows))[0]:
+            log.warning("a deleted session stays in the write-ahead log until the next checkpoint "
+                        "(another connection is reading)")
+        return removed
 
     # --- forgetting on schedule ---------------------------------------------------------
 
@@ -321,11 +331,18 @@ class SqliteStore:
         )
 
     async def healthy(self) -> bool:
-        """True while the database answers a trivial query."""
+        """True while the file is still ours and takes a write and a read: `SELECT 1` touches no file,
+        so it answered while the disk was full, the database locked or its file deleted."""
         try:
-            async with self._db.execute("SELECT 1") as cursor:
-                return (await cursor.fetchone()) == (1,)
-        except (sqlite3.Error, ValueError):
+            if os.stat(self.path).st_ino != self._inode:
+                return False  # deleted or replaced: what we write goes to a file nobody will see again
+            stamp = str(time.time_ns())
+            await self._db.execute(
+                "INSERT INTO bot_state (name, value) VALUES ('health_probe', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (stamp,))
+            rows = await self._db.execute_fetchall("SELECT value FROM bot_state WHERE name = 'health_probe'")
+            return list(rows) == [(stamp,)]
+        except (sqlite3.Error, ValueError, OSError):
             return False
 
     async def close(self) -> None:
