@@ -19,7 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from telegram.error import TelegramError, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
+from bot.adapters.http import AiohttpRequest
 from bot.app import open_store
 from bot.config import Settings
 from bot.storage.sqlite import SqliteStore
@@ -331,3 +336,64 @@ async def test_forget_leaves_no_trace_in_the_database_or_its_wal_while_running(
 
 def _file_bytes(path) -> bytes:  # noqa: ANN001
     return b"".join(Path(f"{path}{part}").read_bytes() for part in ("", "-wal") if Path(f"{path}{part}").exists())
+
+
+# --- 10. the aiohttp request layer: no redirects, a total timeout ----------------------------------------
+
+
+async def _serve(handler) -> tuple[web.AppRunner, str]:  # noqa: ANN001
+    server = web.Application()
+    server.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # noqa: SLF001
+
+
+async def test_the_request_layer_follows_no_redirect() -> None:
+    elsewhere: list[str] = []
+
+    async def other_host(request: web.Request) -> web.Response:
+        elsewhere.append(await request.text())
+        return web.json_response({"ok": True, "result": True})
+
+    other, other_url = await _serve(other_host)
+
+    async def redirector(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(f"{other_url}/bot{TOKEN}/sendMessage")
+
+    first, first_url = await _serve(redirector)
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(TelegramError):
+            await request.post(f"{first_url}/bot{TOKEN}/sendMessage",
+                               RequestData([RequestParameter("chat_id", 8000, None), RequestParameter("text", "private", None)]))
+    finally:
+        await request.shutdown()
+        await first.cleanup()
+        await other.cleanup()
+    assert elsewhere == [], "the chat id and text were not re-sent to the other host"
+
+
+async def test_the_request_layer_gives_up_on_a_trickled_answer() -> None:
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(100):
+            await response.write(b" ")
+            await asyncio.sleep(0.2)
+        return response
+
+    runner, url = await _serve(trickle)
+    request = AiohttpRequest(read_timeout=0.5, connect_timeout=0.5, pool_timeout=0.5)
+    await request.initialize()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimedOut):
+            await asyncio.wait_for(request.post(f"{url}/bot{TOKEN}/getMe"), 10)
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    assert time.monotonic() - started < 3, "bounded by the total of the timeouts, not by each byte"

@@ -77,10 +77,16 @@ class AiohttpRequest(BaseRequest):
         pool = self._pool_timeout if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
         # aiohttp's `connect` covers waiting for a pooled connection and opening one; it has no
         # separate write timeout (a Bot API request body is small), so `write_timeout` is unused.
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=read, sock_connect=connect,
+        # `sock_read` is per read, so a response trickled a byte at a time never ends: `total` does.
+        parts = (read, connect, pool)
+        timeout = aiohttp.ClientTimeout(total=None if None in parts else sum(parts), sock_read=read,
+                                        sock_connect=connect,
                                         connect=None if connect is None or pool is None else connect + pool)
         try:
+            # No redirects, as httpx by default: a 307 would re-send the token's request, chat id and
+            # text to wherever it points.
             async with self._session.request(method, url, data=_body(request_data), timeout=timeout,
+                                             allow_redirects=False,
                                              proxy=_proxy(urllib.parse.urlsplit(url)[:2])) as response:
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
