@@ -397,3 +397,33 @@ async def test_the_request_layer_gives_up_on_a_trickled_answer() -> None:
         await request.shutdown()
         await runner.cleanup()
     assert time.monotonic() - started < 3, "bounded by the total of the timeouts, not by each byte"
+
+
+# --- 11. smaller: file modes, a separate secret file, no SQL parameters in DEBUG logs ----------------------
+
+
+async def test_the_database_is_private_to_the_bots_user_and_debug_logs_hold_no_session_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.core.model import SessionState  # noqa: PLC0415
+
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "data" / "bot.sqlite3"
+    store = await SqliteStore.open(path)
+    key = "f" * 64
+    try:
+        await store.save(key, SessionState(node="cause"))
+        assert await store.load(key) is not None
+    finally:
+        await store.close()
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    assert key not in caplog.text, "aiosqlite logged the statement's parameters"
+
+
+def test_a_generated_secret_can_live_apart_from_the_database(tmp_path: Path) -> None:
+    settings = Settings.from_env({"BOT_DB_PATH": str(tmp_path / "data" / "bot.sqlite3"),
+                                  "BOT_SECRET_FILE": str(tmp_path / "secrets" / "bot.secret")}, env_file=None)
+    secret = settings.session_secret()
+    kept = tmp_path / "secrets" / "bot.secret"
+    assert kept.read_text().strip().encode() == secret and kept.stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "data" / "bot.secret").exists()

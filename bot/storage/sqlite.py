@@ -28,6 +28,8 @@ from bot.core.model import MAX_BACK_STACK, SessionState
 
 DAY = 86_400
 log = logging.getLogger(__name__)
+# At DEBUG, aiosqlite logs every statement with its parameters, session keys among them.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 # Each entry upgrades the schema by one version; PRAGMA user_version holds the current one.
 MIGRATIONS: tuple[str, ...] = (
@@ -123,7 +125,11 @@ class SqliteStore:
     async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> SqliteStore:
         """Open (creating if needed). A corrupt file is moved aside, with a log line, and a new one made."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a folder made here is ours alone
+        # The file readable by the bot's user only (SQLite gives -wal and -shm the same mode).
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
         try:
             return await cls._open(path, ttl_days, busy_timeout_ms)
         except sqlite3.DatabaseError as exc:
