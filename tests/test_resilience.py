@@ -427,3 +427,50 @@ def test_a_generated_secret_can_live_apart_from_the_database(tmp_path: Path) -> 
     kept = tmp_path / "secrets" / "bot.secret"
     assert kept.read_text().strip().encode() == secret and kept.stat().st_mode & 0o777 == 0o600
     assert not (tmp_path / "data" / "bot.secret").exists()
+
+
+# --- 9. webhook: a redelivery after the first finished is not answered again ----------------------------------
+
+
+@contextlib.asynccontextmanager
+async def webhook_bot(api: FakeBotApi, settings: Settings, secret: str = "hook-secret"):  # noqa: ANN201
+    """The real Application behind the webhook server, on 127.0.0.1, sending to the fake Bot API."""
+    from aiohttp.test_utils import TestClient, TestServer  # noqa: PLC0415
+
+    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
+    from bot.adapters.webhook import web_app  # noqa: PLC0415
+    from bot.app import load_engine, open_service  # noqa: PLC0415
+
+    engine = load_engine(settings)
+    adapter = TelegramAdapter(lambda: open_service(settings, engine))
+    app = adapter.build(settings.token, api.base_url, updater=None)
+    async with app:
+        await adapter.post_init(app)
+        await app.start()
+        try:
+            async with TestClient(TestServer(web_app(app, adapter, "/hook", secret))) as client:
+                yield client
+        finally:
+            await app.stop()
+            await adapter.post_shutdown(app)
+
+
+def an_update(update_id: int, chat_id: int, text: str) -> dict:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": 0, "text": text, "chat": {"id": chat_id, "type": "private", "first_name": "A"},
+        "from": {"id": chat_id, "is_bot": False, "first_name": "A"},
+        "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}}
+
+
+async def test_a_webhook_redelivery_after_the_first_finished_is_not_answered_again(
+    fake_api: FakeBotApi, settings: Settings
+) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+    async with webhook_bot(fake_api, settings) as client:
+        for _ in range(3):  # the first, then Telegram delivering it again (our 200 did not reach it)
+            response = await client.post("/hook", json=an_update(9001, 8900, "/start cause"), headers=headers)
+            assert response.status == 200
+        other = await client.post("/hook", json=an_update(9002, 8900, "/start"), headers=headers)
+        assert other.status == 200
+    replies = replies_to(fake_api, 8900)
+    assert len(replies) == 2 and replies[0] == "What causes NH?", f"doubled: {replies}"

@@ -13,10 +13,12 @@ posts several updates at once (up to `max_connections`); lanes keep each chat's 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hmac
 import json
 import logging
 import signal
+import time
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -29,12 +31,22 @@ from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1_000_000
+# Telegram sends an update again when our 200 did not reach it (a dropped connection, a restart
+# of its side): handled ids are remembered this long, so a redelivery is confirmed, not answered again.
+REMEMBER_HANDLED_SECONDS = 3600
+REMEMBER_HANDLED_MOST = 100_000
 
 
 def web_app(app: Application, adapter: TelegramAdapter, path: str, secret: str) -> web.Application:
     in_hand: dict[int, asyncio.Future[None]] = {}
+    handled: collections.OrderedDict[int, float] = collections.OrderedDict()  # update id -> when it finished
 
     def finished(update_id: int) -> None:
+        handled[update_id] = time.monotonic()
+        handled.move_to_end(update_id)
+        oldest = time.monotonic() - REMEMBER_HANDLED_SECONDS
+        while handled and (len(handled) > REMEMBER_HANDLED_MOST or next(iter(handled.values())) < oldest):
+            handled.popitem(last=False)
         done = in_hand.pop(update_id, None)
         if done is not None and not done.done():
             done.set_result(None)
@@ -49,6 +61,8 @@ def web_app(app: Application, adapter: TelegramAdapter, path: str, secret: str) 
             update = Update.de_json(data, app.bot)
         except (ValueError, TypeError, KeyError):
             return web.Response(status=400, text="not an update")
+        if update.update_id in handled:
+            return web.Response(text="ok")  # a redelivery of one already answered
         done = in_hand.get(update.update_id)
         if done is None:  # not a repeat of one still in hand (Telegram retries a slow delivery)
             done = in_hand[update.update_id] = asyncio.get_running_loop().create_future()
