@@ -474,3 +474,25 @@ async def test_a_webhook_redelivery_after_the_first_finished_is_not_answered_aga
         assert other.status == 200
     replies = replies_to(fake_api, 8900)
     assert len(replies) == 2 and replies[0] == "What causes NH?", f"doubled: {replies}"
+
+
+# --- 5. webhook: malformed requests are refused with 400, never 500 -----------------------------------------
+
+
+async def test_malformed_webhook_requests_get_400_never_500(fake_api: FakeBotApi, settings: Settings) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "hook-secret", "Content-Type": "application/json"}
+    bodies = [b"null", b"[]", b"[1, 2]", b"42", b'"text"', b"{}", b'{"update_id": "7"}', b"[" * 100_000 + b"]" * 100_000,
+              b'{"a":' * 50_000 + b"1" + b"}" * 50_000, b"not json", b'{"update_id": 7, "message": {"message_id": 1}}']
+    async with webhook_bot(fake_api, settings) as client:
+        statuses = []
+        for body in bodies:
+            async with client.post("/hook", data=body, headers=headers) as response:
+                statuses.append(response.status)
+        async with client.post("/hook", json=an_update(1, 8950, "/start"),
+                               headers={"X-Telegram-Bot-Api-Secret-Token": "sécret-ü"}) as response:
+            non_ascii = response.status
+        async with client.post("/hook", json=an_update(2, 8950, "/start"), headers=headers) as response:
+            good = response.status
+    assert statuses == [400] * len(bodies), dict(zip([b[:20] for b in bodies], statuses, strict=True))
+    assert non_ascii == 403, "a non-ASCII secret header is a wrong secret, not a server error"
+    assert good == 200 and len(fake_api.outgoing(8950)) == 1

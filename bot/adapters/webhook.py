@@ -53,13 +53,22 @@ def web_app(app: Application, adapter: TelegramAdapter, path: str, secret: str) 
 
     lanes = Lanes(app.process_update, finished)
 
+    expected = secret.encode()
+
     async def receive(request: web.Request) -> web.Response:
-        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
+        # Compared as bytes: compare_digest refuses a str with non-ASCII characters (a 500 before).
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, expected):
             return web.Response(status=403, text="forbidden")
         try:
             data = json.loads(await request.read())
+            if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+                raise ValueError("not an update")  # null, a list, a number: Update.de_json does not refuse them all
             update = Update.de_json(data, app.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
+            return web.Response(status=400, text="not an update")
+        except Exception:  # noqa: BLE001 - whatever the library cannot read is a bad request, not our error
+            log.warning("a webhook update could not be read; answered 400")
             return web.Response(status=400, text="not an update")
         if update.update_id in handled:
             return web.Response(text="ok")  # a redelivery of one already answered
