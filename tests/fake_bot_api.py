@@ -253,10 +253,9 @@ class FakeBotApi(LoopbackBotApi):
     async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.polls += 1
         offset = int(params.get("offset") or 0)
-        head = self._updates[0]["update_id"] if self._updates else self._last_update_id + 1
-        if offset > head + 10:
-            # Telegram's rule: an offset more than 10 past its next update id is "in the future";
-            # it confirms nothing and answers from the head of the queue.
+        if offset > self._last_update_id + 1 + 10:
+            # Telegram's rule: an offset more than 10 past the next update id (the one the next
+            # update will get) is "in the future"; it confirms nothing and answers from the head.
             offset = 0
         if offset:
             # Telegram forgets updates below the offset: that is the confirmation.
