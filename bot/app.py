@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import gc
 import logging
+import time
 from functools import cache
 from pathlib import Path
 
@@ -78,10 +80,40 @@ def reload_engine(settings: Settings, current: Engine) -> Engine | None:
 
 
 async def open_store(settings: Settings) -> SqliteStore:
-    """Open the database and forget what has expired, before anything else is served."""
-    store = await SqliteStore.open(settings.db_path, ttl_days=settings.session_ttl_days)
-    removed = await store.purge(unmatched_days=settings.unmatched_retention_days)
-    log.info("purged expired data: %s", ", ".join(f"{n} {what}" for what, n in removed.items()))
+    """Open the database and forget what has expired, before anything else is served.
+
+    A database that cannot be opened (locked by another process, say) is waited for, with one
+    log line, up to BOT_DB_START_WAIT_SECONDS; then the error goes up and the process exits
+    non-zero, so a restart policy acts. A purge that fails (locked, read-only, full) does not
+    stop start-up: the bot answers without it, and the hourly purge tries again."""
+    from bot.service import STORAGE_ERRORS  # noqa: PLC0415
+
+    deadline = time.monotonic() + settings.db_start_wait_seconds
+    waiting = False
+    while True:
+        try:
+            store = await SqliteStore.open(settings.db_path, ttl_days=settings.session_ttl_days,
+                                           busy_timeout_ms=settings.db_busy_timeout_ms)
+            break
+        except STORAGE_ERRORS as exc:
+            if time.monotonic() >= deadline:
+                log.error("could not open the database %s (%s); giving up after %d s",
+                          settings.db_path, exc, settings.db_start_wait_seconds)
+                raise
+            if not waiting:
+                log.error("could not open the database %s (%s); waiting up to %d s for it",
+                          settings.db_path, exc, settings.db_start_wait_seconds)
+                waiting = True
+            await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    if waiting:
+        log.info("the database %s opened", settings.db_path)
+    try:
+        removed = await store.purge(unmatched_days=settings.unmatched_retention_days)
+    except STORAGE_ERRORS as exc:
+        log.error("could not purge expired data at start-up (%s: %s); going on, the hourly purge tries again",
+                  type(exc).__name__, exc)
+    else:
+        log.info("purged expired data: %s", ", ".join(f"{n} {what}" for what, n in removed.items()))
     return store
 
 

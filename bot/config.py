@@ -43,6 +43,9 @@ class Settings:
     reload_watch: bool = False
     http_client: str = "aiohttp"
     cache_dir: Path | None = None  # example vectors per content version; None: beside the database
+    secret_file: Path | None = None  # where a generated BOT_SECRET is kept; None: bot.secret beside the database
+    db_busy_timeout_ms: int = 500  # how long one statement waits for another process's lock
+    db_start_wait_seconds: int = 60  # how long start-up waits for a database it cannot open, then exits 1
 
     @property
     def vector_cache_dir(self) -> Path:
@@ -80,6 +83,10 @@ class Settings:
             reload_watch=(get("BOT_RELOAD_WATCH") or "0").lower() in {"1", "true", "yes", "on"},
             http_client=_choice("BOT_HTTP", get("BOT_HTTP"), ("aiohttp", "httpx")),
             cache_dir=Path(cache) if (cache := get("BOT_CACHE_DIR")) else None,
+            secret_file=Path(secret_file) if (secret_file := get("BOT_SECRET_FILE")) else None,
+            db_busy_timeout_ms=_positive_int("BOT_DB_BUSY_TIMEOUT_MS", get("BOT_DB_BUSY_TIMEOUT_MS"), 500, "milliseconds"),
+            db_start_wait_seconds=_positive_int("BOT_DB_START_WAIT_SECONDS", get("BOT_DB_START_WAIT_SECONDS"), 60,
+                                                "seconds"),
         )
 
     def require_token(self) -> str:
@@ -100,17 +107,18 @@ class Settings:
         return secrets.token_urlsafe(32)
 
     def session_secret(self) -> bytes:
-        """BOT_SECRET, or a secret generated once and kept beside the database (mode 0600)."""
+        """BOT_SECRET, or a secret generated once and kept in BOT_SECRET_FILE, by default beside the
+        database (mode 0600). The environment is better: a copy of the volume then does not hold both."""
         if self.secret:
             if len(self.secret) < 16:
                 raise ConfigError("BOT_SECRET must be at least 16 characters")
             return self.secret.encode()
-        path = self.db_path.parent / SECRET_FILE_NAME
+        path = self.secret_file or self.db_path.parent / SECRET_FILE_NAME
         if path.exists():
             value = path.read_text(encoding="utf-8").strip()
             if len(value) >= 16:
                 return value.encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         value = secrets.token_hex(32)
         # Create with 0600 from the start, so the secret is never readable by others.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -120,13 +128,13 @@ class Settings:
         return value.encode()
 
 
-def _positive_int(name: str, value: str | None, default: int) -> int:
+def _positive_int(name: str, value: str | None, default: int, unit: str = "days") -> int:
     if value is None:
         return default
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number of days, not {value!r}") from None
+        raise ConfigError(f"{name} must be a whole number of {unit}, not {value!r}") from None
     if number < 1:
         raise ConfigError(f"{name} must be at least 1")
     return number

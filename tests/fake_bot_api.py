@@ -66,6 +66,8 @@ class FakeBotApi(LoopbackBotApi):
     _faults: dict[str, list[tuple[int, str, dict | None, float]]] = field(default_factory=dict)
     blocked_chats: set[int] = field(default_factory=set)  # chats whose person blocked the bot
     slow_chats: dict[int, float] = field(default_factory=dict)  # seconds Telegram takes to accept a message to them
+    _last_update_id: int = 0
+    _raw_answers: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -79,10 +81,20 @@ class FakeBotApi(LoopbackBotApi):
         return {"id": chat_id, "is_bot": False, "first_name": name, "username": username, "language_code": "en"}
 
     async def push(self, update_body: dict[str, Any]) -> int:
-        update_id = next(self._update_ids)
+        update_id = self._last_update_id = next(self._update_ids)
         self._updates.append({"update_id": update_id, **update_body})
         await self._notify()
         return update_id
+
+    def restart_update_ids(self, first: int) -> None:
+        """What Telegram does after a week without updates: the next update id is chosen anew (here: `first`)."""
+        assert not self._updates, "Telegram starts a new sequence only when nothing is waiting"
+        self._update_ids = itertools.count(first)
+        self._last_update_id = first - 1
+
+    def answer_next_raw(self, method: str, body: bytes, status: int = 200) -> None:
+        """The next call to `method` gets this body as it is (say, a proxy's HTML page with 200)."""
+        self._raw_answers.setdefault(method, []).append((status, body))
 
     async def send_text(self, chat_id: int, text: str, chat_type: str = "private", name: str = "Alice",
                         username: str = "alice_w", **extra: Any) -> int:
@@ -173,6 +185,10 @@ class FakeBotApi(LoopbackBotApi):
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404)
         call = Call(method, params)
+        raw = self._raw_answers.get(method)
+        if raw:
+            status, body = raw.pop(0)
+            return web.Response(status=status, body=body, content_type="text/html")
         if "chat_id" in params and int(params["chat_id"]) in self.blocked_chats and method != "getUpdates":
             self.calls.append(call)
             await self._notify()
@@ -237,6 +253,10 @@ class FakeBotApi(LoopbackBotApi):
     async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.polls += 1
         offset = int(params.get("offset") or 0)
+        if offset > self._last_update_id + 1 + 10:
+            # Telegram's rule: an offset more than 10 past the next update id (the one the next
+            # update will get) is "in the future"; it confirms nothing and answers from the head.
+            offset = 0
         if offset:
             # Telegram forgets updates below the offset: that is the confirmation.
             self.confirmed_offset = max(self.confirmed_offset, offset)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import urllib.parse
 import urllib.request
 
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 # python-telegram-bot's own defaults for HTTPXRequest, so switching changes speed, not behaviour.
@@ -37,6 +38,14 @@ class AiohttpRequest(BaseRequest):
     @property
     def read_timeout(self) -> float | None:
         return self._read_timeout
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict:
+        """As the library's, without logging the body: a getUpdates answer holds what people wrote."""
+        try:
+            return json.loads(payload.decode("utf-8", "replace"))
+        except ValueError as exc:
+            raise TelegramError("Invalid server response (not JSON)") from exc
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
@@ -68,10 +77,16 @@ class AiohttpRequest(BaseRequest):
         pool = self._pool_timeout if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
         # aiohttp's `connect` covers waiting for a pooled connection and opening one; it has no
         # separate write timeout (a Bot API request body is small), so `write_timeout` is unused.
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=read, sock_connect=connect,
+        # `sock_read` is per read, so a response trickled a byte at a time never ends: `total` does.
+        parts = (read, connect, pool)
+        timeout = aiohttp.ClientTimeout(total=None if None in parts else sum(parts), sock_read=read,
+                                        sock_connect=connect,
                                         connect=None if connect is None or pool is None else connect + pool)
         try:
+            # No redirects, as httpx by default: a 307 would re-send the token's request, chat id and
+            # text to wherever it points.
             async with self._session.request(method, url, data=_body(request_data), timeout=timeout,
+                                             allow_redirects=False,
                                              proxy=_proxy(urllib.parse.urlsplit(url)[:2])) as response:
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:

@@ -17,6 +17,15 @@ batch in hand; aiogram does the same, and handles the batch concurrently. Here:
 getUpdates returns at most 100 updates from the offset, so at most 100 unconfirmed
 updates are in hand: that bounds the concurrency, and one very slow update holds the
 window until it finishes.
+
+Two things Telegram can hand out that must not silence the bot:
+- After a week without updates, the next update id is chosen at random, often below the
+  last one. Telegram takes an offset more than 10 past its next id as "in the future" and
+  answers from the head of its queue, so a fetch brings ids below the offset we sent:
+  that can only be a restart of the sequence, and progress starts again from those ids.
+- An update the library cannot read (an older self-hosted Bot API server's poll, say).
+  Updates are fetched raw and read one by one: a bad one is logged, confirmed and skipped,
+  and the ones behind it are answered.
 """
 
 from __future__ import annotations
@@ -26,10 +35,13 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram import Bot, Update
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from bot.adapters.http import READ_TIMEOUT
 from bot.adapters.lanes import Lanes
 
 log = logging.getLogger(__name__)
@@ -42,6 +54,9 @@ WINDOW = 100  # Telegram's most updates per getUpdates call
 REFILL_AT = WINDOW // 2
 # On SIGTERM, updates in hand get this long to finish (Docker waits 10 s before killing).
 DRAIN_SECONDS = 8.0
+# A fetch that brought nothing to do and moved nothing: wait this long before the next, so
+# no answer Telegram gives can make the loop spin.
+IDLE_FETCH_SECONDS = 1.0
 
 LoadProgress = Callable[[], Awaitable[tuple[int | None, frozenset[int]]]]
 SaveProgress = Callable[[int, frozenset[int]], Awaitable[None]]
@@ -100,6 +115,12 @@ class Progress:
     def snapshot(self) -> tuple[int | None, frozenset[int]]:
         return self._last, frozenset(self._done)
 
+    def restart(self, first_id: int) -> None:
+        """Telegram began a new sequence of update ids at `first_id`: what we knew of the old one is void."""
+        self._last = self._seen_max = first_id - 1
+        self._done = set()
+        self.moved.set()
+
 
 async def poll(
     app: Application,
@@ -122,8 +143,8 @@ async def poll(
                 fresh = True
                 continue
             progress.room.clear()  # from here on, a finished update means fetching again may bring more
-            fetch = asyncio.ensure_future(app.bot.get_updates(offset=progress.offset, timeout=timeout,
-                                                              allowed_updates=allowed_updates))
+            sent = progress.offset
+            fetch = asyncio.ensure_future(_fetch(app.bot, sent, timeout, allowed_updates))
             stopping = asyncio.ensure_future(stop.wait())
             await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
@@ -133,7 +154,7 @@ async def poll(
                     await fetch
                 break
             try:
-                updates = fetch.result()
+                raw = fetch.result()
                 backoff = 1.0
             except RetryAfter as exc:
                 wait = exc.retry_after
@@ -141,19 +162,34 @@ async def poll(
                 continue
             except (InvalidToken, Conflict):
                 raise  # a wrong token, or a second bot polling with the same token: an operator must act
-            except (TimedOut, NetworkError) as exc:
+            except TelegramError as exc:  # timeouts, network errors, and an answer that is not JSON
                 log.warning("getUpdates failed (%s); trying again in %.0f s", type(exc).__name__, backoff)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
+            updates = _read(raw, app.bot)
+            ids = list(updates)
+            if sent is not None and ids and min(ids) < sent and progress.in_flight == 0:
+                # Telegram never hands out ids below the offset: the sequence started again.
+                log.warning("update ids restarted below the last one handled (%d -> %d); following the new ones",
+                            sent - 1, min(ids))
+                progress.restart(min(ids))
             fresh = False
-            for update in updates:
-                if progress.is_new(update.update_id):  # not answered before a crash, not in hand now
-                    progress.start(update.update_id)
+            for update_id, update in sorted(updates.items()):  # in id order: the confirmed edge follows it
+                if not progress.is_new(update_id):
+                    if progress.in_flight == 0:
+                        progress.skip(update_id)  # answered before a crash: confirm it with the next fetch
+                elif isinstance(update, Update):  # not answered before a crash, not in hand now
+                    progress.start(update_id)
                     lanes.submit(update)
                     fresh = True
-                elif progress.in_flight == 0:
-                    progress.skip(update.update_id)  # answered before a crash: confirm it with the next fetch
+                else:  # logged once: counted as handled, it is confirmed and never fetched again
+                    log.error("update %d could not be read (%s); confirmed and skipped it", update_id, update)
+                    progress.start(update_id)
+                    progress.finish(update_id)
+                    fresh = True
+            if ids and progress.in_flight == 0 and progress.offset == sent:
+                await _sleep_or_stop(stop, IDLE_FETCH_SECONDS)  # nothing to do, nothing moved: do not spin
     finally:
         if not await lanes.drain(DRAIN_SECONDS):
             log.warning("stopping with updates still being handled; Telegram will hand them out again")
@@ -163,9 +199,34 @@ async def poll(
     await _save(progress, save_progress)
     if progress.offset is not None:
         try:  # tell Telegram what was handled, so a restart does not see it again
-            await app.bot.get_updates(offset=progress.offset, timeout=0, allowed_updates=allowed_updates)
-        except (TimedOut, NetworkError):
+            await _fetch(app.bot, progress.offset, 0, allowed_updates)
+        except TelegramError:
             log.warning("could not confirm the last updates; they are skipped on the next start")
+
+
+async def _fetch(bot: Bot, offset: int | None, timeout: float, allowed_updates: list[str]) -> Any:  # noqa: ANN401
+    """getUpdates, unread: Bot.get_updates reads the whole batch at once, so one bad update fails them all
+    (and the library logs the batch, with what people wrote, at CRITICAL)."""
+    return await bot._post("getUpdates", {"offset": offset, "timeout": timeout,  # noqa: SLF001
+                                          "allowed_updates": allowed_updates},
+                           read_timeout=READ_TIMEOUT + timeout)
+
+
+def _read(raw: Any, bot: Bot) -> dict[int, Update | str]:  # noqa: ANN401
+    """Each update by id: read, or why the library could not read it (never its content)."""
+    updates: dict[int, Update | str] = {}
+    for item in raw if isinstance(raw, list) else ():
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            log.error("getUpdates brought an entry without an update id; ignored it")
+            continue
+        try:
+            update = Update.de_json(item, bot)
+        except Exception as exc:  # noqa: BLE001 - whatever the library raises, one update must not stop the rest
+            updates[update_id] = type(exc).__name__  # its message could quote what someone wrote
+            continue
+        updates[update_id] = update
+    return updates
 
 
 async def _wait_for_room(progress: Progress, stop: asyncio.Event) -> None:
@@ -215,8 +276,9 @@ async def run(app: Application, adapter, stop: asyncio.Event, timeout: float = P
             return None, frozenset()  # without the database: Telegram's own confirmation is all we have
 
     async def save_progress(last: int, done: frozenset[int]) -> None:
-        with contextlib.suppress(*STORAGE_ERRORS):
-            await adapter.service.store.set_progress(last, done)
+        # Through the service's guard: while the database is locked, progress waits with the replies'
+        # writes instead of taking aiosqlite's one thread for a busy timeout at every step.
+        await adapter.service.safely(adapter.service.store.set_progress, last, done)
 
     async with app:
         await adapter.post_init(app)

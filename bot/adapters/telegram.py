@@ -222,12 +222,14 @@ class TelegramAdapter:
         if self.service is not None and decoded is not None and decoded.op == callback.FEEDBACK \
                 and decoded.version == self.service.engine.bundle.version:
             thanks = self.service.engine.bundle.texts["feedback_thanks"]  # acknowledged without a new message
-        try:
-            await query.answer(thanks)
+        try:  # tried again on passing faults like every send; if it still fails, the press is answered anyway
+            await self._send(lambda: query.answer(thanks))
         except BadRequest as exc:
             if "query is too old" not in str(exc).lower() and "query id is invalid" not in str(exc).lower():
                 raise
             log.warning("callback query answered too late")
+        except (TelegramError, ChatGone) as exc:
+            log.warning("could not acknowledge a button press (%s); answering it all the same", type(exc).__name__)
         message = query.message if isinstance(query.message, Message) else None
         chat = message.chat if message is not None else None
         if chat is None or chat.type != ChatType.PRIVATE or self.service is None:

@@ -13,10 +13,12 @@ posts several updates at once (up to `max_connections`); lanes keep each chat's 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hmac
 import json
 import logging
 import signal
+import time
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -29,26 +31,47 @@ from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1_000_000
+# Telegram sends an update again when our 200 did not reach it (a dropped connection, a restart
+# of its side): handled ids are remembered this long, so a redelivery is confirmed, not answered again.
+REMEMBER_HANDLED_SECONDS = 3600
+REMEMBER_HANDLED_MOST = 100_000
 
 
 def web_app(app: Application, adapter: TelegramAdapter, path: str, secret: str) -> web.Application:
     in_hand: dict[int, asyncio.Future[None]] = {}
+    handled: collections.OrderedDict[int, float] = collections.OrderedDict()  # update id -> when it finished
 
     def finished(update_id: int) -> None:
+        handled[update_id] = time.monotonic()
+        handled.move_to_end(update_id)
+        oldest = time.monotonic() - REMEMBER_HANDLED_SECONDS
+        while handled and (len(handled) > REMEMBER_HANDLED_MOST or next(iter(handled.values())) < oldest):
+            handled.popitem(last=False)
         done = in_hand.pop(update_id, None)
         if done is not None and not done.done():
             done.set_result(None)
 
     lanes = Lanes(app.process_update, finished)
 
+    expected = secret.encode()
+
     async def receive(request: web.Request) -> web.Response:
-        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), secret):
+        # Compared as bytes: compare_digest refuses a str with non-ASCII characters (a 500 before).
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, expected):
             return web.Response(status=403, text="forbidden")
         try:
             data = json.loads(await request.read())
+            if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+                raise ValueError("not an update")  # null, a list, a number: Update.de_json does not refuse them all
             update = Update.de_json(data, app.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
             return web.Response(status=400, text="not an update")
+        except Exception:  # noqa: BLE001 - whatever the library cannot read is a bad request, not our error
+            log.warning("a webhook update could not be read; answered 400")
+            return web.Response(status=400, text="not an update")
+        if update.update_id in handled:
+            return web.Response(text="ok")  # a redelivery of one already answered
         done = in_hand.get(update.update_id)
         if done is None:  # not a repeat of one still in hand (Telegram retries a slow delivery)
             done = in_hand[update.update_id] = asyncio.get_running_loop().create_future()

@@ -21,6 +21,9 @@ class Store(Protocol):
     async def count(self, items: Iterable[tuple[str, str]]) -> None:
         """Add one to each anonymous (metric, item) count for today."""
 
+    def add_counts(self, items: Iterable[tuple[str, str]]) -> None:
+        """As `count`, in memory only: written by a later `count` (while the database is away)."""
+
     async def record_feedback(self, key: str, answer_id: str, vote: str) -> bool:
         """Remember a rating; True when it changed the counts."""
 

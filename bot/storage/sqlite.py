@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -27,6 +28,8 @@ from bot.core.model import MAX_BACK_STACK, SessionState
 
 DAY = 86_400
 log = logging.getLogger(__name__)
+# At DEBUG, aiosqlite logs every statement with its parameters, session keys among them.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 # Each entry upgrades the schema by one version; PRAGMA user_version holds the current one.
 MIGRATIONS: tuple[str, ...] = (
@@ -100,6 +103,9 @@ PRIVACY_PHRASES: dict[str, str] = {
 COUNT_FLUSH_SECONDS = 1.0
 COUNT_ROWS_PER_STATEMENT = 200  # 800 parameters: within SQLite's limit even on old builds (999)
 SESSION_COLUMNS = ("key", "node", "back_stack", "language", "created_at", "updated_at")
+# How long one statement waits for another process's lock. Short: a reply is not held up by a
+# locked database (it is answered from the content), and our own statements never overlap.
+BUSY_TIMEOUT_MS = 500
 
 
 def today(now: float | None = None) -> str:
@@ -113,12 +119,17 @@ class SqliteStore:
         self.ttl_days = ttl_days
         self._pending_counts: Counter[tuple[str, str, str]] = Counter()
         self._counts_flushed_at = time.monotonic()
+        self._inode = os.stat(path).st_ino
 
     @classmethod
-    async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = 5000) -> SqliteStore:
+    async def open(cls, path: Path | str, ttl_days: int = 30, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> SqliteStore:
         """Open (creating if needed). A corrupt file is moved aside, with a log line, and a new one made."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a folder made here is ours alone
+        # The file readable by the bot's user only (SQLite gives -wal and -shm the same mode).
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
         try:
             return await cls._open(path, ttl_days, busy_timeout_ms)
         except sqlite3.DatabaseError as exc:
@@ -137,10 +148,11 @@ class SqliteStore:
         # Autocommit, and every write is one statement: its own transaction, one trip to aiosqlite's
         # thread. Chats are handled at the same time over this one connection, so a transaction
         # spanning several awaits would take in other chats' statements (or meet a second BEGIN).
-        db = await aiosqlite.connect(path, isolation_level=None)
+        # The busy timeout from the first statement on (sqlite3's own default is 5 s).
+        db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
             await db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             # Deleted rows are overwritten, so /forget leaves no readable trace in the file.
             await db.execute("PRAGMA secure_delete=ON")
@@ -187,7 +199,15 @@ class SqliteStore:
         cursor = await self._db.execute("DELETE FROM sessions WHERE key = ?", (key,))
         removed = cursor.rowcount
         cursor = await self._db.execute("DELETE FROM feedback WHERE key = ?", (key,))
-        return removed + cursor.rowcount
+        removed += cursor.rowcount
+        # secure_delete overwrites the row, but in WAL mode the overwriting page goes to the WAL,
+        # and the row stays readable in the main file and in older WAL frames until a checkpoint.
+        # Checkpoint now and truncate the WAL, so the bytes are gone when /forget answers.
+        rows = await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        if rows and next(iter(rows))[0]:
+            log.warning("a deleted session stays in the write-ahead log until the next checkpoint "
+                        "(another connection is reading)")
+        return removed
 
     # --- forgetting on schedule ---------------------------------------------------------
 
@@ -211,11 +231,14 @@ class SqliteStore:
 
         Added up in memory and written when COUNT_FLUSH_SECONDS have passed, so a busy bot
         writes its counts about once a second rather than once per update."""
+        self.add_counts(items, now)
+        if time.monotonic() - self._counts_flushed_at >= COUNT_FLUSH_SECONDS:
+            await self.flush_counts()
+
+    def add_counts(self, items: Iterable[tuple[str, str]], now: float | None = None) -> None:
         day = today(now)
         for metric, item in items:
             self._pending_counts[(day, metric, item)] += 1
-        if time.monotonic() - self._counts_flushed_at >= COUNT_FLUSH_SECONDS:
-            await self.flush_counts()
 
     async def _uncount(self, metric: str, item: str, now: float | None = None) -> None:
         """Take one back from today's count (a changed rating), whether or not it was written yet."""
@@ -314,11 +337,18 @@ class SqliteStore:
         )
 
     async def healthy(self) -> bool:
-        """True while the database answers a trivial query."""
+        """True while the file is still ours and takes a write and a read: `SELECT 1` touches no file,
+        so it answered while the disk was full, the database locked or its file deleted."""
         try:
-            async with self._db.execute("SELECT 1") as cursor:
-                return (await cursor.fetchone()) == (1,)
-        except (sqlite3.Error, ValueError):
+            if os.stat(self.path).st_ino != self._inode:
+                return False  # deleted or replaced: what we write goes to a file nobody will see again
+            stamp = str(time.time_ns())
+            await self._db.execute(
+                "INSERT INTO bot_state (name, value) VALUES ('health_probe', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (stamp,))
+            rows = await self._db.execute_fetchall("SELECT value FROM bot_state WHERE name = 'health_probe'")
+            return list(rows) == [(stamp,)]
+        except (sqlite3.Error, ValueError, OSError):
             return False
 
     async def close(self) -> None:
