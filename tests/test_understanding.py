@@ -11,6 +11,7 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.core.matching import fold, stem
+from bot.core.text import WordList
 from bot.core.understanding import Understanding
 from bot.evaluate import TARGETS, evaluate, meets, read_labelled
 from tests.conftest import REPO
@@ -350,3 +351,15 @@ def test_a_longer_thanks_or_goodbye_is_still_a_greeting(understanding: Understan
 def test_thanks_with_a_question_gets_the_answer(understanding: Understanding) -> None:
     verdict = understanding.classify("thank you for that, and is it something we could pass on to our children?")
     assert verdict.outcome != "greeting", verdict
+
+
+def test_word_list_finds_word_beginnings_whole_short_words_and_unspaced_scripts() -> None:
+    words = WordList([("convuls", "medical"), ("blu", "medical"), ("not breathing", "medical"),
+                      ("not breath", "any"), ("suicid", "crisis"), ("抽搐", "medical")], short=4)
+    assert words.find("he is convulsing and not breathing") == [  # every word found, the longest first at a place
+        ("convuls", "medical"), ("not breathing", "medical"), ("not breath", "any")]
+    assert words.find("reconvulsed") == []  # not at a word's start
+    assert words.find("blue book") == [] and words.find("e diventato blu") == [("blu", "medical")]
+    assert words.find("宝宝抽搐了") == [("抽搐", "medical")]
+    assert words.find("i feel suicidal") == [("suicid", "crisis")]
+    assert not WordList([], short=4)

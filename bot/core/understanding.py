@@ -32,7 +32,7 @@ from bot.core.classifier import LinearClassifier
 from bot.core.languages import LanguageModel
 from bot.core.matching import DISEASE_NAMES, Index, Lexicon
 from bot.core.semantic import Embedder, ExampleSpace
-from bot.core.text import fold, scripts, word_count
+from bot.core.text import WordList, fold, scripts, word_count
 
 OUT_OF_SCOPE = "(out of scope)"
 GREETING = "(greeting)"
@@ -154,26 +154,6 @@ def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-def _danger_pattern(words: list[str]) -> re.Pattern[str] | None:
-    """One pattern for danger words of every language: at a word's start, or anywhere in scripts
-    written without spaces (Chinese, Japanese, Thai)."""
-    beginnings, whole, unspaced = set(), set(), set()
-    for word in words:
-        folded = fold(word)
-        if scripts(folded).keys() & {"han", "kana", "thai"}:
-            unspaced.add(folded)
-        elif folded:  # a short stem ("blu") would start other languages' words ("blue"): whole words only
-            (whole if len(folded) <= SHORT_DANGER_WORD else beginnings).add(folded)
-
-    def alternatives(found: set[str]) -> str:
-        return "|".join(map(re.escape, sorted(found, key=len, reverse=True)))
-
-    parts = [rf"(?<!\w)(?:{alternatives(beginnings)})"] if beginnings else []
-    parts += [rf"(?<!\w)(?:{alternatives(whole)})(?!\w)"] if whole else []
-    parts += [f"(?:{alternatives(unspaced)})"] if unspaced else []
-    return re.compile("|".join(parts)) if parts else None
-
-
 _QUESTION_MARK = re.compile(r"[?？؟¿]")
 _REPEATS = re.compile(r"\b(\w+)(?:\W+\1\b)+", re.IGNORECASE)
 
@@ -218,10 +198,8 @@ class Understanding:
         self._general = _compile(bundle.safety.general_question)
         self._pregnancy = _compile(bundle.safety.pregnancy)
         self._born = _compile(bundle.safety.born)
-        danger_words = bundle.safety.danger_words_by_kind()
-        self._danger = _danger_pattern([word for words in danger_words.values() for word in words])
-        self._danger_kinds = {kind: pattern for kind, words in danger_words.items()
-                              if kind != "any" and (pattern := _danger_pattern(words)) is not None}
+        self._danger = WordList([(fold(word), kind) for kind, words in bundle.safety.danger_words_by_kind().items()
+                                 for word in words], SHORT_DANGER_WORD)
         self._anchors = _compile(bundle.scope.anchors)
         self._personal = _compile(bundle.scope.personal)
         self._hfe = _compile(bundle.scope.hfe.patterns)
@@ -330,12 +308,11 @@ class Understanding:
         return verdict
 
     def _signs(self, cleaned: str) -> Signs:
-        danger = self._danger.search(cleaned) if self._danger else None
-        kinds = frozenset(kind for kind, pattern in self._danger_kinds.items() if pattern.search(cleaned)) \
-            if danger else frozenset()
+        danger = self._danger.find(cleaned)
         return Signs(_first(self._crisis, cleaned), _first(self._urgent, cleaned),
-                     _first(self._general, cleaned) is not None, danger.group(0) if danger else None,
-                     _first(self._anchors, cleaned) is not None, kinds)
+                     _first(self._general, cleaned) is not None, danger[0][0] if danger else None,
+                     _first(self._anchors, cleaned) is not None,
+                     frozenset(kind for _word, kind in danger if kind != "any"))
 
     def _emergency(self, cleaned: str, probe: Probe | None, signs: Signs) -> Verdict | None:
         """Crisis and urgent patterns first; then the sentence model, trusted further when a danger
