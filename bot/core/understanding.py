@@ -77,13 +77,12 @@ ANSWER_SCORE = 0.5
 ANSWER_MARGIN = 0.4  # over the next topic (or off-topic, or greeting)
 FAMILIAR = 0.45  # the closest example of the chosen topic must be at least this similar to answer
 CLARIFY_SCORE = 0.15
-
-# Readings taken ahead in a batch and not yet asked for (a message the engine read as a number, say)
-# are dropped beyond this many.
-READ_AHEAD_KEPT = 512
 OUT_OF_SCOPE_MARGIN = 0.1  # off-topic must lead by this much, or the person is asked instead
 MAX_SUGGESTIONS = 3
 MAX_EMBED_CHARS = 600  # long rambles add little meaning, and this bounds the model's work
+# Readings taken ahead in a batch and not yet asked for (a message the engine read as a number, say)
+# are dropped beyond this many.
+READ_AHEAD_KEPT = 512
 
 # Context: a short message is read with the answer the person is on ("is it safe?").
 FOLLOW_UP_MAX_WORDS = 8
