@@ -50,15 +50,20 @@ class ReadAhead:
         understanding = batch[0][0]  # content reloads are rare: a batch holds one content version's messages
         same = [item for item in batch if item[0] is understanding]
         self._waiting = [item for item in batch if item[0] is not understanding] + self._waiting
-        job = asyncio.get_running_loop().run_in_executor(self._worker, understanding.read_ahead,
-                                                         [text for _, text, _ in same])
+        try:
+            job = asyncio.get_running_loop().run_in_executor(self._worker, understanding.read_ahead,
+                                                             [text for _, text, _ in same])
+        except RuntimeError as exc:  # the worker is gone (the process is stopping): never leave a message waiting
+            self._finish(None, same, exc)
+            return
         job.add_done_callback(lambda finished: self._finish(finished, same))
 
-    def _finish(self, job: asyncio.Future[None], batch: list[tuple[Understanding, str, asyncio.Future[None]]]) -> None:
-        error = None if job.cancelled() else job.exception()
-        if error is not None:
-            log.error("reading %d messages ahead failed (%s: %s); they are read one by one",
-                      len(batch), type(error).__name__, error)
+    def _finish(self, job: asyncio.Future[None] | None, batch: list[tuple[Understanding, str, asyncio.Future[None]]],
+                error: BaseException | None = None) -> None:
+        if job is not None and not job.cancelled():
+            error = job.exception()
+        if error is not None:  # the type only: an error's text could quote a message
+            log.error("reading %d messages ahead failed (%s); they are read one by one", len(batch), type(error).__name__)
         for _, _, done in batch:
             if not done.done():
                 done.set_result(None)

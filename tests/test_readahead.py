@@ -106,3 +106,14 @@ def test_readings_never_asked_for_are_dropped_oldest_first(engine: Engine, monke
         assert understanding.classify(MESSAGES[4]) == from_batch  # ...which is what reading it alone gives
     finally:
         understanding._ahead.clear()
+
+
+async def test_with_the_worker_gone_messages_are_still_answered(
+    service: ChatService, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert service.read_ahead is not None
+    service.read_ahead._worker.shutdown()  # as when the process is stopping
+    caplog.set_level(logging.ERROR)
+    results = await asyncio.wait_for(_all_at_once(service, MESSAGES[:3]), timeout=10)
+    assert [r.outcome for r in results][2] == "emergency" and all(r.replies for r in results)
+    assert any("RuntimeError" in r.getMessage() for r in caplog.records)
