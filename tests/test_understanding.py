@@ -362,4 +362,4 @@ def test_word_list_finds_word_beginnings_whole_short_words_and_unspaced_scripts(
     assert words.find("blue book") == [] and words.find("e diventato blu") == [("blu", "medical")]
     assert words.find("宝宝抽搐了") == [("抽搐", "medical")]
     assert words.find("i feel suicidal") == [("suicid", "crisis")]
-    assert not WordList([], short=4)
+    assert WordList([], short=4).find("anything") == []
