@@ -87,6 +87,7 @@ def test_folding_keeps_every_script(text: str, folded: str) -> None:
 
 EMERGENCIES = [
     "my baby is not breathing", "HELP baby not breathing properly!!", "baby's lips are turning blue",
+    "our 2 day old feels cold to the touch and hasn't fed since this morning",
     "she's limp and won't respond", "he is having a seizure", "my newborn is shaking and jerking and won't stop",
     "there is a lot of blood in her nappy", "I'm 32 weeks pregnant and bleeding heavily",
     "severe stomach pain and I'm pregnant", "I want to kill myself", "I don't want to live anymore",
@@ -102,6 +103,8 @@ ORDINARY = [
     "our daughter died of NH in the spring and we buried her last week. who can we talk to?",
     "it would have been his first birthday today and I can't stop crying. is there a group for parents like us?",
     "we said goodbye to him in the NICU on sunday",
+    "we lost our little boy at 35 weeks, he was stillborn two years ago",
+    "my wife is really not coping since the baby died",
 ]
 
 
