@@ -8,6 +8,7 @@ and how long until answers come again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -496,3 +497,94 @@ async def test_malformed_webhook_requests_get_400_never_500(fake_api: FakeBotApi
     assert statuses == [400] * len(bodies), dict(zip([b[:20] for b in bodies], statuses, strict=True))
     assert non_ascii == 403, "a non-ASCII secret header is a wrong secret, not a server error"
     assert good == 200 and len(fake_api.outgoing(8950)) == 1
+
+
+# --- 5. webhook: idle and slow clients cannot hold the server --------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def served_webhook(api: FakeBotApi, settings: Settings, max_connections: int, timeout: float):  # noqa: ANN201
+    """The real Application behind the real webhook server (the guard and all), on 127.0.0.1 at a free port."""
+    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
+    from bot.adapters.webhook import listening  # noqa: PLC0415
+    from bot.app import load_engine, open_service  # noqa: PLC0415
+
+    engine = load_engine(settings)
+    adapter = TelegramAdapter(lambda: open_service(settings, engine))
+    app = adapter.build(settings.token, api.base_url, updater=None)
+    async with app:
+        await adapter.post_init(app)
+        await app.start()
+        try:
+            async with listening(app, adapter, "/hook", "hook-secret", "127.0.0.1", 0, max_connections, timeout) as addr:
+                yield addr
+        finally:
+            await app.stop()
+            await adapter.post_shutdown(app)
+
+
+async def _closed(reader: asyncio.StreamReader, within: float) -> bool:
+    try:
+        return await asyncio.wait_for(reader.read(1024), within) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+
+
+async def test_idle_and_slow_webhook_clients_cannot_hold_the_server(
+    fake_api: FakeBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    import aiohttp  # noqa: PLC0415
+
+    caplog.set_level(logging.INFO)
+    limit, timeout = 50, 1.0
+    async with served_webhook(fake_api, settings, limit, timeout) as (host, port):
+        # Clients that sent their headers and part of the body, then nothing: in a request, so not evicted.
+        slow_body = []
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: hook-secret\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"update_id\": ")
+            slow_body.append((reader, writer))
+        await asyncio.sleep(0.1)
+        idle = [await asyncio.open_connection(host, port) for _ in range(300)]  # sockets that never send a byte
+        slow_head = []  # and clients that send half their headers, then nothing
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: hook-secret\r\n")
+            slow_head.append((reader, writer))
+        asyncio.get_running_loop().call_exception_handler({"message": "socket.accept() out of system resource",
+                                                          "exception": OSError(24, "Too many open files")})
+        closed_at_once = sum(await asyncio.gather(*(_closed(r, 0.2) for r, _ in idle)))
+        head_early = sum(await asyncio.gather(*(_closed(r, 0.01) for r, _ in slow_head)))
+        for _ in range(200):  # what asyncio does every second while out of file descriptors
+            asyncio.get_running_loop().call_exception_handler({"message": "socket.accept() out of system resource",
+                                                              "exception": OSError(24, "Too many open files")})
+        started = time.monotonic()
+        async with aiohttp.ClientSession() as session, session.post(
+                f"http://{host}:{port}/hook", json=an_update(9501, 8960, "/start cause"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}) as response:
+            status = response.status
+        await fake_api.wait_until(lambda: fake_api.outgoing(8960), timeout=5)
+        answered = time.monotonic() - started
+        # After the timeout every idle and slow client is gone.
+        idle_closed = sum(await asyncio.gather(*(_closed(r, timeout + 1) for r, _ in idle)))
+        head_closed = sum(await asyncio.gather(*(_closed(r, 0.5) for r, _ in slow_head)))
+        body_answers = [await asyncio.wait_for(r.read(), 1) for r, _ in slow_body]
+        closed_after = time.monotonic() - started
+        for _, writer in [*idle, *slow_head, *slow_body]:
+            writer.close()
+    print(f"webhook: {closed_at_once} of 300 idle closed at once (limit {limit}), update answered in {answered:.2f} s, "
+          f"all idle and slow clients closed {closed_after:.2f} s after it, lost 0")
+    assert status == 200 and replies_to(fake_api, 8960) == ["What causes NH?"]
+    assert answered < 2, f"the update waited {answered:.2f} s"
+    assert closed_at_once >= 300 - limit, "beyond the bound, connections are closed at once"
+    assert head_early == 0, "a slow client has its time before it is closed"
+    assert idle_closed == 300 and head_closed == 5, (idle_closed, head_closed)
+    assert all(b.startswith(b"HTTP/1.1 408") for b in body_answers), body_answers
+    lines = collections.Counter(r.getMessage().split(";")[0].split("(")[0] for r in caplog.records
+                                if r.name in ("bot.adapters.webhook", "asyncio") and r.levelno >= logging.WARNING)
+    print(dict(lines))
+    assert len(lines) == 4 and all(n == 1 for n in lines.values()), lines  # evicted, slow, slow body, asyncio
+    assert sum("Traceback" in r.getMessage() for r in caplog.records) == 0
