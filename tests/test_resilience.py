@@ -588,3 +588,116 @@ async def test_idle_and_slow_webhook_clients_cannot_hold_the_server(
     print(dict(lines))
     assert len(lines) == 4 and all(n == 1 for n in lines.values()), lines  # evicted, slow, slow body, asyncio
     assert sum("Traceback" in r.getMessage() for r in caplog.records) == 0
+
+
+# --- 9. a send that times out after it was written is not sent twice ------------------------------------------
+
+
+async def test_a_reply_whose_answer_comes_after_the_read_timeout_is_delivered_once(
+    fake_api: FakeBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    person = Person(fake_api, 9100)
+    async with running_bot(fake_api, settings, read_timeout=0.5):
+        fake_api.slow_chats[person.chat_id] = 1.2  # Telegram carries the message out, but answers late
+        await fake_api.send_text(person.chat_id, "/start cause")
+        await asyncio.sleep(4)  # time for every try the old code made (0.5 s, then 1 s, 2 s, ... apart)
+        del fake_api.slow_chats[person.chat_id]
+        started = time.monotonic()
+        (after,) = await person.say("/start")
+        recovered = time.monotonic() - started
+    sent = replies_to(fake_api, person.chat_id)
+    print(f"late answer: delivered {sent.count('What causes NH?')}, doubled {sent.count('What causes NH?') - 1}, "
+          f"next reply in {recovered:.2f} s")
+    assert sent.count("What causes NH?") == 1, f"sent {sent.count('What causes NH?')} times"
+    assert after.text.startswith("Hello.")
+    assert sum("not sending it again" in r.getMessage() for r in caplog.records) == 1
+
+
+class Gate:
+    """A TCP relay in front of the fake Bot API that can refuse new connections for a while, as a host
+    whose port is closed does: a request refused there surely never reached Telegram."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self.refused_until = 0.0
+        self._server: asyncio.base_events.Server | None = None
+        self._pairs: dict[asyncio.StreamWriter, list] = {}  # client writer -> [upstream writer, waiting for answer]
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def refuse_for(self, seconds: float) -> None:
+        """Close the port and drop idle connections (not one waiting for an answer, such as a long poll)."""
+        assert self._server is not None
+        self._server.close()
+        for client, (upstream, waiting) in list(self._pairs.items()):
+            if not waiting[0]:
+                client.transport.abort()
+                upstream.transport.abort()
+        await asyncio.sleep(seconds)
+        await self.open()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        waiting = [False]
+        self._pairs[client_writer] = [up_writer, waiting]
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bool) -> None:
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    waiting[0] = request
+                    writer.write(data)
+                    await writer.drain()
+            writer.close()
+
+        try:
+            await asyncio.gather(pipe(client_reader, up_writer, True), pipe(up_reader, client_writer, False))
+        finally:
+            self._pairs.pop(client_writer, None)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for client, (upstream, _) in list(self._pairs.items()):
+            client.transport.abort()
+            upstream.transport.abort()
+
+
+async def test_a_reply_refused_at_connect_is_sent_again_and_delivered_once(
+    fake_api: FakeBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.adapters import poller  # noqa: PLC0415
+    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
+    from bot.app import load_engine, open_service  # noqa: PLC0415
+
+    caplog.set_level(logging.INFO)
+    gate = Gate(fake_api.port)
+    await gate.open()
+    person = Person(fake_api, 9200)
+    try:
+        engine = load_engine(settings)
+        adapter = TelegramAdapter(lambda: open_service(settings, engine))
+        app = adapter.build(settings.token, f"http://127.0.0.1:{gate.port}/bot", updater=None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(poller.run(app, adapter, stop, timeout=1))
+        try:
+            await person.say("/start")
+            await asyncio.sleep(0.2)  # the poller is waiting in its next long poll
+            await fake_api.send_text(person.chat_id, "/start cause")
+            started = time.monotonic()
+            await gate.refuse_for(0.8)
+            await fake_api.wait_until(lambda: len(fake_api.outgoing(person.chat_id)) == 2, timeout=10)
+            took = time.monotonic() - started
+            await asyncio.sleep(1)  # nothing more comes
+        finally:
+            stop.set()
+            await task
+    finally:
+        await gate.close()
+    sent = replies_to(fake_api, person.chat_id)
+    print(f"refused at connect: delivered {sent.count('What causes NH?')}, lost 0, doubled 0, in {took:.2f} s")
+    assert sent.count("What causes NH?") == 1 and took > 0.7, (sent, took)
+    assert any("sending failed (NetworkError)" in r.getMessage() for r in caplog.records), "it was refused, then tried again"
