@@ -312,7 +312,8 @@ def run_telegram(settings: Settings) -> int:
         app = adapter.build(token, settings.api_base_url, rate_limit=settings.rate_limit, http=settings.http_client,
                             updater=None)
         secret = settings.webhook_secret_token()
-        asyncio.run(serve(app, adapter, settings.webhook_url, settings.listen, settings.port, secret))
+        asyncio.run(serve(app, adapter, settings.webhook_url, settings.listen, settings.port, secret,
+                          settings.webhook_max_connections, settings.webhook_timeout))
     else:
         from bot.adapters.poller import run_until_signalled  # noqa: PLC0415
 

@@ -40,6 +40,8 @@ class Settings:
     listen: str = "0.0.0.0"  # noqa: S104 - a container listens on all interfaces; set BOT_LISTEN to narrow it
     port: int = 8080
     webhook_secret: str | None = field(default=None, repr=False)
+    webhook_max_connections: int = 200  # open connections to the webhook server at once
+    webhook_timeout: float = 10.0  # seconds a client has to send a whole request (also the keep-alive)
     reload_watch: bool = False
     http_client: str = "aiohttp"
     cache_dir: Path | None = None  # example vectors per content version; None: beside the database
@@ -80,6 +82,9 @@ class Settings:
             listen=get("BOT_LISTEN") or "0.0.0.0",  # noqa: S104
             port=_positive_int("BOT_PORT", get("BOT_PORT"), 8080),
             webhook_secret=get("BOT_WEBHOOK_SECRET"),
+            webhook_max_connections=_positive_int("BOT_WEBHOOK_MAX_CONNECTIONS", get("BOT_WEBHOOK_MAX_CONNECTIONS"), 200,
+                                                  "connections"),
+            webhook_timeout=_positive_int("BOT_WEBHOOK_TIMEOUT", get("BOT_WEBHOOK_TIMEOUT"), 10, "seconds"),
             reload_watch=(get("BOT_RELOAD_WATCH") or "0").lower() in {"1", "true", "yes", "on"},
             http_client=_choice("BOT_HTTP", get("BOT_HTTP"), ("aiohttp", "httpx")),
             cache_dir=Path(cache) if (cache := get("BOT_CACHE_DIR")) else None,

@@ -125,3 +125,11 @@ def test_http_client_is_aiohttp_unless_httpx_is_asked_for() -> None:
     assert Settings.from_env({"BOT_HTTP": "HTTPX"}, env_file=None).http_client == "httpx"
     with pytest.raises(ConfigError, match="BOT_HTTP"):
         Settings.from_env({"BOT_HTTP": "requests"}, env_file=None)
+
+
+def test_webhook_limits_default_to_200_connections_and_10_seconds_and_can_be_set() -> None:
+    assert (Settings.from_env({}, env_file=None).webhook_max_connections, Settings().webhook_timeout) == (200, 10)
+    settings = Settings.from_env({"BOT_WEBHOOK_MAX_CONNECTIONS": "50", "BOT_WEBHOOK_TIMEOUT": "3"}, env_file=None)
+    assert (settings.webhook_max_connections, settings.webhook_timeout) == (50, 3)
+    with pytest.raises(ConfigError, match="BOT_WEBHOOK_TIMEOUT"):
+        Settings.from_env({"BOT_WEBHOOK_TIMEOUT": "0"}, env_file=None)

@@ -8,6 +8,7 @@ and how long until answers come again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -496,3 +497,207 @@ async def test_malformed_webhook_requests_get_400_never_500(fake_api: FakeBotApi
     assert statuses == [400] * len(bodies), dict(zip([b[:20] for b in bodies], statuses, strict=True))
     assert non_ascii == 403, "a non-ASCII secret header is a wrong secret, not a server error"
     assert good == 200 and len(fake_api.outgoing(8950)) == 1
+
+
+# --- 5. webhook: idle and slow clients cannot hold the server --------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def served_webhook(api: FakeBotApi, settings: Settings, max_connections: int, timeout: float):  # noqa: ANN201
+    """The real Application behind the real webhook server (the guard and all), on 127.0.0.1 at a free port."""
+    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
+    from bot.adapters.webhook import listening  # noqa: PLC0415
+    from bot.app import load_engine, open_service  # noqa: PLC0415
+
+    engine = load_engine(settings)
+    adapter = TelegramAdapter(lambda: open_service(settings, engine))
+    app = adapter.build(settings.token, api.base_url, updater=None)
+    async with app:
+        await adapter.post_init(app)
+        await app.start()
+        try:
+            async with listening(app, adapter, "/hook", "hook-secret", "127.0.0.1", 0, max_connections, timeout) as addr:
+                yield addr
+        finally:
+            await app.stop()
+            await adapter.post_shutdown(app)
+
+
+async def _closed(reader: asyncio.StreamReader, within: float) -> bool:
+    try:
+        return await asyncio.wait_for(reader.read(1024), within) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+
+
+async def test_idle_and_slow_webhook_clients_cannot_hold_the_server(
+    fake_api: FakeBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    import aiohttp  # noqa: PLC0415
+
+    caplog.set_level(logging.INFO)
+    limit, timeout = 50, 1.0
+    async with served_webhook(fake_api, settings, limit, timeout) as (host, port):
+        # Clients that sent their headers and part of the body, then nothing: in a request, so not evicted.
+        slow_body = []
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: hook-secret\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"update_id\": ")
+            slow_body.append((reader, writer))
+        await asyncio.sleep(0.1)
+        idle = [await asyncio.open_connection(host, port) for _ in range(300)]  # sockets that never send a byte
+        slow_head = []  # and clients that send half their headers, then nothing
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"POST /hook HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: hook-secret\r\n")
+            slow_head.append((reader, writer))
+        asyncio.get_running_loop().call_exception_handler({"message": "socket.accept() out of system resource",
+                                                          "exception": OSError(24, "Too many open files")})
+        closed_at_once = sum(await asyncio.gather(*(_closed(r, 0.2) for r, _ in idle)))
+        head_early = sum(await asyncio.gather(*(_closed(r, 0.01) for r, _ in slow_head)))
+        for _ in range(200):  # what asyncio does every second while out of file descriptors
+            asyncio.get_running_loop().call_exception_handler({"message": "socket.accept() out of system resource",
+                                                              "exception": OSError(24, "Too many open files")})
+        started = time.monotonic()
+        async with aiohttp.ClientSession() as session, session.post(
+                f"http://{host}:{port}/hook", json=an_update(9501, 8960, "/start cause"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}) as response:
+            status = response.status
+        await fake_api.wait_until(lambda: fake_api.outgoing(8960), timeout=5)
+        answered = time.monotonic() - started
+        # After the timeout every idle and slow client is gone.
+        idle_closed = sum(await asyncio.gather(*(_closed(r, timeout + 1) for r, _ in idle)))
+        head_closed = sum(await asyncio.gather(*(_closed(r, 0.5) for r, _ in slow_head)))
+        body_answers = [await asyncio.wait_for(r.read(), 1) for r, _ in slow_body]
+        closed_after = time.monotonic() - started
+        for _, writer in [*idle, *slow_head, *slow_body]:
+            writer.close()
+    print(f"webhook: {closed_at_once} of 300 idle closed at once (limit {limit}), update answered in {answered:.2f} s, "
+          f"all idle and slow clients closed {closed_after:.2f} s after it, lost 0")
+    assert status == 200 and replies_to(fake_api, 8960) == ["What causes NH?"]
+    assert answered < 2, f"the update waited {answered:.2f} s"
+    assert closed_at_once >= 300 - limit, "beyond the bound, connections are closed at once"
+    assert head_early == 0, "a slow client has its time before it is closed"
+    assert idle_closed == 300 and head_closed == 5, (idle_closed, head_closed)
+    assert all(b.startswith(b"HTTP/1.1 408") for b in body_answers), body_answers
+    lines = collections.Counter(r.getMessage().split(";")[0].split("(")[0] for r in caplog.records
+                                if r.name in ("bot.adapters.webhook", "asyncio") and r.levelno >= logging.WARNING)
+    print(dict(lines))
+    assert len(lines) == 4 and all(n == 1 for n in lines.values()), lines  # evicted, slow, slow body, asyncio
+    assert sum("Traceback" in r.getMessage() for r in caplog.records) == 0
+
+
+# --- 9. a send that times out after it was written is not sent twice ------------------------------------------
+
+
+async def test_a_reply_whose_answer_comes_after_the_read_timeout_is_delivered_once(
+    fake_api: FakeBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    person = Person(fake_api, 9100)
+    async with running_bot(fake_api, settings, read_timeout=0.5):
+        fake_api.slow_chats[person.chat_id] = 1.2  # Telegram carries the message out, but answers late
+        await fake_api.send_text(person.chat_id, "/start cause")
+        await asyncio.sleep(4)  # time for every try the old code made (0.5 s, then 1 s, 2 s, ... apart)
+        del fake_api.slow_chats[person.chat_id]
+        started = time.monotonic()
+        (after,) = await person.say("/start")
+        recovered = time.monotonic() - started
+    sent = replies_to(fake_api, person.chat_id)
+    print(f"late answer: delivered {sent.count('What causes NH?')}, doubled {sent.count('What causes NH?') - 1}, "
+          f"next reply in {recovered:.2f} s")
+    assert sent.count("What causes NH?") == 1, f"sent {sent.count('What causes NH?')} times"
+    assert after.text.startswith("Hello.")
+    assert sum("not sending it again" in r.getMessage() for r in caplog.records) == 1
+
+
+class Gate:
+    """A TCP relay in front of the fake Bot API that can refuse new connections for a while, as a host
+    whose port is closed does: a request refused there surely never reached Telegram."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self.refused_until = 0.0
+        self._server: asyncio.base_events.Server | None = None
+        self._pairs: dict[asyncio.StreamWriter, list] = {}  # client writer -> [upstream writer, waiting for answer]
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def refuse_for(self, seconds: float) -> None:
+        """Close the port and drop idle connections (not one waiting for an answer, such as a long poll)."""
+        assert self._server is not None
+        self._server.close()
+        for client, (upstream, waiting) in list(self._pairs.items()):
+            if not waiting[0]:
+                client.transport.abort()
+                upstream.transport.abort()
+        await asyncio.sleep(seconds)
+        await self.open()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        waiting = [False]
+        self._pairs[client_writer] = [up_writer, waiting]
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bool) -> None:
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    waiting[0] = request
+                    writer.write(data)
+                    await writer.drain()
+            writer.close()
+
+        try:
+            await asyncio.gather(pipe(client_reader, up_writer, True), pipe(up_reader, client_writer, False))
+        finally:
+            self._pairs.pop(client_writer, None)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for client, (upstream, _) in list(self._pairs.items()):
+            client.transport.abort()
+            upstream.transport.abort()
+
+
+async def test_a_reply_refused_at_connect_is_sent_again_and_delivered_once(
+    fake_api: FakeBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.adapters import poller  # noqa: PLC0415
+    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
+    from bot.app import load_engine, open_service  # noqa: PLC0415
+
+    caplog.set_level(logging.INFO)
+    gate = Gate(fake_api.port)
+    await gate.open()
+    person = Person(fake_api, 9200)
+    try:
+        engine = load_engine(settings)
+        adapter = TelegramAdapter(lambda: open_service(settings, engine))
+        app = adapter.build(settings.token, f"http://127.0.0.1:{gate.port}/bot", updater=None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(poller.run(app, adapter, stop, timeout=1))
+        try:
+            await person.say("/start")
+            await asyncio.sleep(0.2)  # the poller is waiting in its next long poll
+            await fake_api.send_text(person.chat_id, "/start cause")
+            started = time.monotonic()
+            await gate.refuse_for(0.8)
+            await fake_api.wait_until(lambda: len(fake_api.outgoing(person.chat_id)) == 2, timeout=10)
+            took = time.monotonic() - started
+            await asyncio.sleep(1)  # nothing more comes
+        finally:
+            stop.set()
+            await task
+    finally:
+        await gate.close()
+    sent = replies_to(fake_api, person.chat_id)
+    print(f"refused at connect: delivered {sent.count('What causes NH?')}, lost 0, doubled 0, in {took:.2f} s")
+    assert sent.count("What causes NH?") == 1 and took > 0.7, (sent, took)
+    assert any("sending failed (NetworkError)" in r.getMessage() for r in caplog.records), "it was refused, then tried again"

@@ -26,6 +26,24 @@ READ_TIMEOUT = 5.0
 POOL_TIMEOUT = 1.0
 
 
+class UnsentTimeout(TimedOut):
+    """A connect or pool timeout: the request never left, so sending it again cannot double it."""
+
+
+# aiohttp 3.10+ tells a connect timeout (which covers the wait for a pooled connection) from a read one.
+_CONNECT_TIMEOUTS: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if t is not None)
+
+
+def surely_not_sent(exc: BaseException) -> bool:
+    """True when a failed request never reached the server: a connect or pool timeout, with aiohttp
+    or httpx. A read timeout is not: the request was written and may still be carried out."""
+    if isinstance(exc, UnsentTimeout):
+        return True
+    cause = exc.__cause__
+    return type(cause).__name__ in {"ConnectTimeout", "PoolTimeout"} or str(exc).startswith("Pool timeout")
+
+
 class AiohttpRequest(BaseRequest):
     def __init__(self, connection_pool_size: int = 256, read_timeout: float | None = READ_TIMEOUT,
                  connect_timeout: float | None = CONNECT_TIMEOUT, pool_timeout: float | None = POOL_TIMEOUT) -> None:
@@ -89,6 +107,8 @@ class AiohttpRequest(BaseRequest):
                                              allow_redirects=False,
                                              proxy=_proxy(urllib.parse.urlsplit(url)[:2])) as response:
                 return response.status, await response.read()
+        except _CONNECT_TIMEOUTS as exc:
+            raise UnsentTimeout("Timed out connecting") from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TimedOut from exc
         except aiohttp.ClientError as exc:

@@ -30,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.adapters.http import AiohttpRequest
+from bot.adapters.http import AiohttpRequest, surely_not_sent
 from bot.adapters.render import html_chunks, keyboard
 from bot.core import callback
 from bot.core.engine import COMMANDS
@@ -223,7 +223,7 @@ class TelegramAdapter:
                 and decoded.version == self.service.engine.bundle.version:
             thanks = self.service.engine.bundle.texts["feedback_thanks"]  # acknowledged without a new message
         try:  # tried again on passing faults like every send; if it still fails, the press is answered anyway
-            await self._send(lambda: query.answer(thanks))
+            await self._send(lambda: query.answer(thanks), repeatable=True)
         except BadRequest as exc:
             if "query is too old" not in str(exc).lower() and "query id is invalid" not in str(exc).lower():
                 raise
@@ -282,8 +282,12 @@ class TelegramAdapter:
             log.info("a chat is gone (blocked or deleted): stopped sending and deleted its session")
 
     @staticmethod
-    async def _send(make: Callable[[], Awaitable[object]]) -> object:
-        """One Bot API call, tried again on passing faults; ChatGone when the person blocked the bot."""
+    async def _send(make: Callable[[], Awaitable[object]], repeatable: bool = False) -> object:
+        """One Bot API call, tried again on passing faults; ChatGone when the person blocked the bot.
+
+        A call that is not `repeatable` (a new message) is not sent again after a read timeout: Telegram
+        had the request and may have carried it out, and a second try would send it twice. It is taken
+        as sent (None). Acknowledging a press and editing a message do no harm done twice."""
         backoff = FIRST_BACKOFF_SECONDS
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
@@ -300,6 +304,10 @@ class TelegramAdapter:
                 log.warning("Telegram asked to wait %.1f s before sending again", seconds)
                 await asyncio.sleep(seconds + 0.1)
             except (TimedOut, NetworkError) as exc:
+                if isinstance(exc, TimedOut) and not repeatable and not surely_not_sent(exc):
+                    log.warning("sending timed out after the request was written; not sending it again, "
+                                "as Telegram may have it already")
+                    return None
                 if attempt == SEND_ATTEMPTS:
                     raise
                 log.warning("sending failed (%s); trying again in %.1f s", type(exc).__name__, backoff)
@@ -323,7 +331,7 @@ class TelegramAdapter:
     async def _edit(self, message: Message, text: str, markup: object) -> bool:
         """Edit a menu in place; False when Telegram cannot, so the caller sends instead."""
         try:
-            await self._send(lambda: message.edit_text(text, reply_markup=markup))
+            await self._send(lambda: message.edit_text(text, reply_markup=markup), repeatable=True)
         except BadRequest as exc:
             reason = str(exc).lower()
             if "message is not modified" in reason:
