@@ -128,3 +128,15 @@ class Person:
         await self.api.press(self.chat_id, message_id, data)
         await self.api.wait_until(lambda: len(self.api.calls_to("answerCallbackQuery")) > answered)
         return await self._wait_replies(before, replies)
+
+
+def main_menu_labels(bundle: Bundle) -> list[str]:
+    """The main menu's buttons as flows/main.yaml lists them: each topic's label, or the answer's."""
+    labels = []
+    for button in bundle.nodes[bundle.start].buttons:
+        node = bundle.nodes.get(button.to)
+        topic = next((t for t in bundle.topics if node is not None and t.id == node.topic), None)
+        answer = bundle.answers.get(button.to)
+        labels.append(button.label or (topic.label if topic else None) or (node.label if node else None)
+                      or (answer.label or answer.question if answer else button.to))
+    return labels

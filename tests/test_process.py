@@ -78,7 +78,7 @@ def test_terminal_chat_a_number_that_is_not_on_screen_is_not_a_question(tmp_path
     result = run_cli(tmp_path, "chat", stdin="42\n3\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "There is no button 42. Type a number from 1 to 7, or a question." in out
+    assert "There is no button 42. Type a number from 1 to 8, or a question." in out
     assert "About genes and families" in out, "the next valid number still presses its button"
     assert "I can only answer questions about" not in out, "42 was not read as a question"
 
