@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BOT_DB_PATH=/data/bot.sqlite3
 
 WORKDIR /app
-RUN useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot:bot /data
+# /data is 0700: a new named volume takes this mode, so only the bot user can read the database.
+RUN useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot:bot /data && chmod 700 /data
 
 COPY pyproject.toml README.md ./
 COPY bot ./bot
