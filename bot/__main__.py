@@ -260,13 +260,13 @@ async def store_command(settings: Settings, command: str, args: argparse.Namespa
             if not rows:
                 print("no unmatched questions kept")
             return 0
-        from bot.app import load_engine  # noqa: PLC0415
+        from bot.app import load_content  # noqa: PLC0415
         from bot.stats import render_html, render_text, summarise  # noqa: PLC0415
 
         if args.days < 1:
             print("--days must be at least 1", file=sys.stderr)
             return 2
-        bundle = load_engine(settings).bundle
+        bundle = load_content(settings)  # the answers' titles: no sentence model needed
         figures = summarise(await store.counts(args.days), bundle, args.days)
         print(json.dumps(figures.to_json(), indent=2, ensure_ascii=False) if args.json else render_text(figures, bundle))
         if args.html:

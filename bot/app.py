@@ -42,8 +42,8 @@ def understanding_for(bundle: Bundle, cache_dir: Path | None) -> Understanding:
     return understanding
 
 
-def load_engine(settings: Settings) -> Engine:
-    """Load and validate content once; invalid content stops start-up with its problems logged."""
+def load_content(settings: Settings) -> Bundle:
+    """Load and validate content; invalid content stops the command with its problems logged."""
     try:
         bundle, warnings = load_bundle(settings.content_dir, settings.flows_dir)
     except ContentError as exc:
@@ -52,6 +52,12 @@ def load_engine(settings: Settings) -> Engine:
         raise ConfigError("content or flows are invalid; run `python -m bot validate` to see why") from None
     for problem in warnings:
         log.warning("content: %s", problem)
+    return bundle
+
+
+def load_engine(settings: Settings) -> Engine:
+    """Load and validate content once, with the sentence model and the content's example vectors."""
+    bundle = load_content(settings)
     unmatched_days = settings.unmatched_retention_days if settings.log_unmatched else None
     understanding = understanding_for(bundle, settings.vector_cache_dir)
     engine = Engine(bundle, ttl_days=settings.session_ttl_days, unmatched_days=unmatched_days,

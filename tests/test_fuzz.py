@@ -15,7 +15,7 @@ from telegram import Update
 from bot.adapters.telegram import TelegramAdapter
 from bot.app import load_engine, open_service
 from bot.config import Settings
-from tests.conftest import CONTENT, FLOWS, TOKEN
+from tests.conftest import CONTENT, FLOWS, TOKEN, VECTOR_CACHE
 from tests.fake_bot_api import FakeBotApi
 
 TRICKY = st.sampled_from([
@@ -37,7 +37,8 @@ class Harness:
     def __init__(self, root: Path) -> None:
         self.loop = asyncio.new_event_loop()
         self.api = self.loop.run_until_complete(FakeBotApi(TOKEN).start())
-        settings = Settings(token=TOKEN, db_path=root / "bot.sqlite3", content_dir=CONTENT, flows_dir=FLOWS, rate_limit=False)
+        settings = Settings(token=TOKEN, db_path=root / "bot.sqlite3", content_dir=CONTENT, flows_dir=FLOWS, rate_limit=False,
+                            cache_dir=VECTOR_CACHE)  # the shared example vectors: not 12 s of embedding per run
         engine = load_engine(settings)
         self.adapter = TelegramAdapter(lambda: open_service(settings, engine))
         self.app = self.adapter.build(TOKEN, self.api.base_url, rate_limit=False, updater=None)
