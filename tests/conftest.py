@@ -131,12 +131,5 @@ class Person:
 
 
 def main_menu_labels(bundle: Bundle) -> list[str]:
-    """The main menu's buttons as flows/main.yaml lists them: each topic's label, or the answer's."""
-    labels = []
-    for button in bundle.nodes[bundle.start].buttons:
-        node = bundle.nodes.get(button.to)
-        topic = next((t for t in bundle.topics if node is not None and t.id == node.topic), None)
-        answer = bundle.answers.get(button.to)
-        labels.append(button.label or (topic.label if topic else None) or (node.label if node else None)
-                      or (answer.label or answer.question if answer else button.to))
-    return labels
+    """The main menu's buttons as flows/main.yaml lists them."""
+    return [button.label or bundle.label(button.to) for button in bundle.nodes[bundle.start].buttons]
