@@ -434,12 +434,9 @@ def test_a_generated_secret_can_live_apart_from_the_database(tmp_path: Path) -> 
 
 
 @contextlib.asynccontextmanager
-async def webhook_bot(api: FakeBotApi, settings: Settings, secret: str = "hook-secret"):  # noqa: ANN201
-    """The real Application behind the webhook server, on 127.0.0.1, sending to the fake Bot API."""
-    from aiohttp.test_utils import TestClient, TestServer  # noqa: PLC0415
-
+async def started_for_webhook(api: FakeBotApi, settings: Settings):  # noqa: ANN201
+    """The real Application and its adapter, started without an updater, sending to the fake Bot API."""
     from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
-    from bot.adapters.webhook import web_app  # noqa: PLC0415
     from bot.app import load_engine, open_service  # noqa: PLC0415
 
     engine = load_engine(settings)
@@ -449,11 +446,22 @@ async def webhook_bot(api: FakeBotApi, settings: Settings, secret: str = "hook-s
         await adapter.post_init(app)
         await app.start()
         try:
-            async with TestClient(TestServer(web_app(app, adapter, "/hook", secret))) as client:
-                yield client
+            yield app, adapter
         finally:
             await app.stop()
             await adapter.post_shutdown(app)
+
+
+@contextlib.asynccontextmanager
+async def webhook_bot(api: FakeBotApi, settings: Settings, secret: str = "hook-secret"):  # noqa: ANN201
+    """The real Application behind the webhook server, on 127.0.0.1, sending to the fake Bot API."""
+    from aiohttp.test_utils import TestClient, TestServer  # noqa: PLC0415
+
+    from bot.adapters.webhook import web_app  # noqa: PLC0415
+
+    async with started_for_webhook(api, settings) as (app, adapter), \
+            TestClient(TestServer(web_app(app, adapter, "/hook", secret))) as client:
+        yield client
 
 
 def an_update(update_id: int, chat_id: int, text: str) -> dict:
@@ -505,22 +513,11 @@ async def test_malformed_webhook_requests_get_400_never_500(fake_api: FakeBotApi
 @contextlib.asynccontextmanager
 async def served_webhook(api: FakeBotApi, settings: Settings, max_connections: int, timeout: float):  # noqa: ANN201
     """The real Application behind the real webhook server (the guard and all), on 127.0.0.1 at a free port."""
-    from bot.adapters.telegram import TelegramAdapter  # noqa: PLC0415
     from bot.adapters.webhook import listening  # noqa: PLC0415
-    from bot.app import load_engine, open_service  # noqa: PLC0415
 
-    engine = load_engine(settings)
-    adapter = TelegramAdapter(lambda: open_service(settings, engine))
-    app = adapter.build(settings.token, api.base_url, updater=None)
-    async with app:
-        await adapter.post_init(app)
-        await app.start()
-        try:
-            async with listening(app, adapter, "/hook", "hook-secret", "127.0.0.1", 0, max_connections, timeout) as addr:
-                yield addr
-        finally:
-            await app.stop()
-            await adapter.post_shutdown(app)
+    async with started_for_webhook(api, settings) as (app, adapter), \
+            listening(app, adapter, "/hook", "hook-secret", "127.0.0.1", 0, max_connections, timeout) as addr:
+        yield addr
 
 
 async def _closed(reader: asyncio.StreamReader, within: float) -> bool:
